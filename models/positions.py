@@ -93,9 +93,13 @@ class DteBucketEdge(Protocol):
 
 
 class UnifiedPosition(RiskdashModel):
-    """One open position in riskdash conventions: signed quantity, explicit multiplier, exact expiry instant."""
+    """One open position in riskdash conventions: signed quantity, explicit multiplier, exact expiry instant.
+
+    `source` is how the row was obtained (an API, a file import, the demo book); `broker` is where it is held.
+    """
 
     source: Source
+    broker: str = Field(min_length=1)
     account: str = Field(min_length=1)
     symbol: str = Field(min_length=1)
     kind: InstrumentKind
