@@ -39,6 +39,7 @@ __all__ = [
     "SECONDS_PER_YEAR",
     "SHARE_MULTIPLIER",
     "TRADING_DAYS_PER_YEAR",
+    "TROPICAL_YEAR_DAYS",
     "VOL_POINT",
     "SettlementTime",
     "dte_days",
@@ -47,6 +48,7 @@ __all__ = [
     "t_years",
     "theta_per_day_from_annual",
     "theta_per_day_from_trading_year",
+    "theta_per_day_from_tropical_day",
     "vega_per_point_from_per_unit",
     "vol_points_from_decimal",
 ]
@@ -56,6 +58,10 @@ CALENDAR_DAYS_PER_YEAR: Final = 365.0
 
 TRADING_DAYS_PER_YEAR: Final = 252.0
 """Annualisation of close-to-close historical volatility."""
+
+TROPICAL_YEAR_DAYS: Final = 365.2422
+"""Mean tropical year in days: tastytrade's market-data theta is quoted per 1/365.2422 of a year (see
+risk_engine/crosscheck.py for the fit on tests/fixtures/vendor/market_data_by_type_equity_option_SPY_250701.json)."""
 
 SECONDS_PER_DAY: Final = 86_400.0
 SECONDS_PER_YEAR: Final = CALENDAR_DAYS_PER_YEAR * SECONDS_PER_DAY
@@ -146,6 +152,17 @@ def theta_per_day_from_annual(theta_per_year: float) -> float:
 def theta_per_day_from_trading_year(theta_per_year: float) -> float:
     """Theta per trading day from a theta per 252-day year (vendors that count trading days)."""
     return theta_per_year / TRADING_DAYS_PER_YEAR
+
+
+def theta_per_day_from_tropical_day(theta_per_tropical_day: float) -> float:
+    """Theta per calendar day (1/365 year) from a vendor's theta per 1/365.2422 year (tastytrade market data).
+
+    Example:
+        tastytrade's SPY 605 call of 2025-06-27 quotes theta −0.255110606; Black-Scholes gives −0.25527989 a day:
+        >>> round(theta_per_day_from_tropical_day(-0.255110606), 9)
+        -0.255279888
+    """
+    return theta_per_tropical_day * TROPICAL_YEAR_DAYS / CALENDAR_DAYS_PER_YEAR
 
 
 def rho_per_point_from_per_unit(rho_per_unit_rate: float) -> float:
