@@ -1,0 +1,115 @@
+"""Page-ready rows built from the risk report: cards, compliance table, regime banner (tested, no Streamlit)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dashboard.format import format_number, format_utilization, regime_label
+from risk_engine.limits import LimitCheck, LimitStatus
+from risk_engine.report import RiskReport
+
+__all__ = [
+    "REGIME_COLOURS",
+    "STATUS_COLOURS",
+    "Banner",
+    "Card",
+    "banner_for",
+    "compliance_rows",
+    "summary_cards",
+]
+
+REGIME_COLOURS = {
+    "low_volatility": "#2e7d32",
+    "neutral_volatility": "#1565c0",
+    "high_volatility": "#ef6c00",
+    "crisis_mode": "#c62828",
+    "unknown": "#616161",
+}
+STATUS_COLOURS = {
+    LimitStatus.OK: "#2e7d32",
+    LimitStatus.WARN: "#f9a825",
+    LimitStatus.ALERT: "#ef6c00",
+    LimitStatus.BREACH: "#c62828",
+    LimitStatus.UNKNOWN: "#616161",
+}
+
+
+@dataclass(frozen=True)
+class Banner:
+    """The regime banner: title, colour, deciding clause and description."""
+
+    title: str
+    colour: str
+    decided_by: str
+    description: str
+    allowed_strategies: str
+    demo: bool
+
+
+@dataclass(frozen=True)
+class Card:
+    """A summary card: label, value with unit, and the limit it is checked against (if any)."""
+
+    label: str
+    value: str
+    limit_text: str
+    status: LimitStatus | None
+
+
+def banner_for(report: RiskReport) -> Banner:
+    """Banner of the report's regime; an unknown regime says whose limits are applied instead."""
+    regime = report.regime
+    title = f"Regime: {regime_label(regime.regime)}"
+    if regime.regime != regime.limits_regime:
+        title += f" — limits of {regime_label(regime.limits_regime)} applied"
+    return Banner(
+        title=title,
+        colour=REGIME_COLOURS.get(regime.regime, REGIME_COLOURS["unknown"]),
+        decided_by=regime.decided_by,
+        description=regime.description,
+        allowed_strategies=", ".join(regime.allowed_strategies),
+        demo=report.demo,
+    )
+
+
+def _limit(report: RiskReport, name: str) -> LimitCheck:
+    return next(check for check in report.limits if check.name == name)
+
+
+def _card(label: str, value: str, check: LimitCheck | None) -> Card:
+    if check is None:
+        return Card(label, value, "no limit", None)
+    text = f"limit {format_number(check.limit, check.unit, 0)} · {format_utilization(check)} · {check.status.value}"
+    return Card(label, value, text, check.status)
+
+
+def summary_cards(report: RiskReport) -> tuple[Card, ...]:
+    """The five headline cards: beta-weighted delta, gamma, theta, vega, theta/vega."""
+    t = report.totals
+    return (
+        _card("Beta-weighted delta", format_number(t.beta_weighted_delta, "SPX Δ"), _limit(report, "max_beta_delta")),
+        _card("Beta-weighted gamma", format_number(t.beta_weighted_gamma, "SPX Δ/pt"), _limit(report, "max_gamma")),
+        _card("Theta", format_number(t.theta_per_day, "$/day"), _limit(report, "min_daily_theta")),
+        _card("Vega", format_number(t.vega_per_vol_point, "$/vol pt"), _limit(report, "max_negative_vega")),
+        Card(
+            "Theta / vega",
+            format_number(t.theta_vega_ratio, "|θ|/|ν|"),
+            f"zone {report.theta_vega_zone.value}",
+            None,
+        ),
+    )
+
+
+def compliance_rows(report: RiskReport) -> list[dict[str, object]]:
+    """One row per limit: limit name, value, limit, utilization (%), status, reason."""
+    return [
+        {
+            "limit": check.name,
+            "value": format_number(check.value, check.unit),
+            "limit value": format_number(check.limit, check.unit, 0),
+            "utilization %": None if check.utilization is None else round(check.utilization * 100.0, 1),
+            "status": check.status.value.upper(),
+            "reason": check.reason,
+        }
+        for check in report.limits
+    ]
