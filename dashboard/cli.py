@@ -47,8 +47,7 @@ def _emit_json(payload: dict[str, Any], out: TextIO) -> None:
     out.write(json.dumps(payload, indent=2, allow_nan=False) + "\n")
 
 
-def _summary(args: argparse.Namespace, out: TextIO) -> int:
-    now = datetime.now(UTC)
+def _summary(args: argparse.Namespace, out: TextIO, now: datetime) -> int:
     report = report_for(demo_inputs(now), load_risk_matrix(), now)
     if args.json:
         _emit_json(summary_json(report), out)
@@ -108,14 +107,26 @@ def _regime(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run the `riskdash` command; returns the process exit code (0 ok, 1 failed input, 2 usage)."""
+def main(
+    argv: Sequence[str] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Run the `riskdash` command; returns the process exit code (0 ok, 1 failed input, 2 usage).
+
+    Args:
+        argv: Arguments (default: the process's).
+        out: Where results go (default stdout).
+        err: Where errors go (default stderr).
+        now: Valuation instant (default: the clock); tests freeze it here.
+    """
     out = out or sys.stdout
     err = err or sys.stderr
     args = _parser().parse_args(argv)
     try:
         if args.command == "summary":
-            return _summary(args, out)
+            return _summary(args, out, now or datetime.now(UTC))
         return _regime(args, out, err)
     except (HistoryError, RiskMatrixError) as exc:
         err.write(f"riskdash: {exc}\n")

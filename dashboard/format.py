@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from risk_engine.limits import LimitCheck
 from risk_engine.regime import RegimeResult
@@ -41,7 +41,7 @@ def format_age(as_of: datetime | None, now: datetime) -> str:
     """How old an input is, e.g. `as of 14:02:11 UTC (3 min ago)`."""
     if as_of is None:
         return "as of: unknown"
-    seconds = max((now - as_of).total_seconds(), 0.0)
+    seconds = max((now.astimezone(UTC) - as_of.astimezone(UTC)).total_seconds(), 0.0)
     ago = f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
     if seconds >= 7200:
         ago = f"{seconds / 3600:.1f} h ago"

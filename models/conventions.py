@@ -23,7 +23,7 @@ re-derives them. Pure functions and constants only: no I/O, no pricing.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -124,7 +124,9 @@ def t_years(expiry: datetime, now: datetime) -> float:
     """
     if expiry.tzinfo is None or now.tzinfo is None:
         raise ValueError("t_years needs tz-aware expiry and now instants")
-    return (expiry - now).total_seconds() / SECONDS_PER_YEAR
+    # Aware datetimes sharing one tzinfo subtract as wall clocks (24 h across a DST change that lasts 25 h):
+    # converting to UTC first counts the real seconds.
+    return (expiry.astimezone(UTC) - now.astimezone(UTC)).total_seconds() / SECONDS_PER_YEAR
 
 
 def dte_days(expiry: datetime, now: datetime) -> int:
