@@ -14,7 +14,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from config.conditions import INPUT_NAMES, evaluate, explain
+from config.condition_eval import evaluate, explain
+from config.conditions import INPUT_NAMES
 from config.risk_matrix import UNKNOWN_REGIME, Limits, RiskMatrix
 
 __all__ = [

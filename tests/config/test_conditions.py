@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from config.condition_eval import evaluate, explain
 from config.conditions import (
     MAX_NESTING,
     And,
@@ -22,8 +23,6 @@ from config.conditions import (
     Not,
     Number,
     Or,
-    evaluate,
-    explain,
     input_names,
     parse_condition,
 )
