@@ -8,15 +8,20 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
+from adapters.errors import AdapterError
+from adapters.file_import import expired_by, import_file
 from adapters.market_history import HistoryError, load_regime_history, regime_day
+from adapters.results import FetchResult
 from agent_tools.serialize import regime_json, summary_json
 from config.risk_matrix import RiskMatrixError, load_risk_matrix
 from dashboard.book import demo_inputs, report_for
 from dashboard.format import format_regime_text, format_summary_text
+from models.conventions import NEW_YORK
 from risk_engine.regime import RegimeInputs, classify_regime, classify_regime_history
 
 __all__ = ["main"]
@@ -40,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     regime.add_argument("--to", dest="end", type=date.fromisoformat, help="history end (default: last day)")
     regime.add_argument("--json", action="store_true")
     regime.add_argument("--csv", action="store_true", help="CSV: date,vix,vix3m,vvix,term_structure,regime")
+
+    book_file = sub.add_parser("import", help="read a book from an IBKR Flex XML or thinkorswim Position Statement CSV")
+    book_file.add_argument("path", type=Path, help="the file; its format is detected from the content")
+    book_file.add_argument("--json", action="store_true", help='print {"positions": [...], "rejected": [...], ...}')
     return parser
 
 
@@ -107,6 +116,46 @@ def _regime(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _import_book(args: argparse.Namespace, out: TextIO, err: TextIO, now: datetime) -> int:
+    """`riskdash import PATH`: 0 when the file was read (even with rejected rows), 1 when it cannot be read."""
+    try:
+        result = import_file(args.path, now)
+    except AdapterError as exc:
+        err.write(f"riskdash import: {exc}\n")
+        return 1
+    if args.json:
+        positions = [p.model_dump(mode="json") | {"expired": expired_by(p, now)} for p in result.positions]
+        rejected = [r.model_dump(mode="json") for r in result.rejected]
+        payload = {"positions": positions, "rejected": rejected, "source": result.source, "notes": list(result.notes)}
+        _emit_json(payload | {"fetched_at": result.fetched_at.isoformat()}, out)
+    else:
+        out.write(_import_text(args.path, result, now) + "\n")
+    return 0
+
+
+def _import_text(path: Path, result: FetchResult, now: datetime) -> str:
+    """The imported book as a plain-text table, then the rejected rows and the notes."""
+    expired = sum(expired_by(p, now) for p in result.positions)
+    lines = [
+        f"{path} ({result.source}): {len(result.positions)} positions, {len(result.rejected)} rejected, "
+        f"{expired} expired by {now.isoformat()}",
+        f"{'account':<20} {'symbol':<22} {'kind':<13} {'qty':>8} {'mult':>8} {'expiry (New York)':<17} "
+        f"{'mark':>10} {'ccy':<4} expired",
+    ]
+    for p in result.positions:
+        expiry = "-" if p.expiry is None else p.expiry.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M")
+        mark = "n/a" if p.mark is None else f"{p.mark:.10g}"
+        lines.append(
+            f"{p.account:<20} {p.symbol:<22} {p.kind.value:<13} {p.quantity:>8g} {p.multiplier:>8g} {expiry:<17} "
+            f"{mark:>10} {p.currency:<4} {'yes' if expired_by(p, now) else 'no'}"
+        )
+    if result.rejected:
+        lines.append(f"Rejected rows ({len(result.rejected)}):")
+        lines.extend(f"  {r.row} [{r.field}]: {r.reason}" for r in result.rejected)
+    lines.extend(["Notes:", *(f"  - {note}" for note in result.notes)])
+    return "\n".join(lines)
+
+
 def main(
     argv: Sequence[str] | None = None,
     out: TextIO | None = None,
@@ -127,6 +176,8 @@ def main(
     try:
         if args.command == "summary":
             return _summary(args, out, now or datetime.now(UTC))
+        if args.command == "import":
+            return _import_book(args, out, err, now or datetime.now(UTC))
         return _regime(args, out, err)
     except (HistoryError, RiskMatrixError) as exc:
         err.write(f"riskdash: {exc}\n")

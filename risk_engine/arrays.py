@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -159,9 +160,9 @@ def to_arrays(positions: Sequence[UnifiedPosition], snapshot: MarketSnapshot, no
         issues.append(tuple(missing))
         assumptions.append(tuple(assumed))
 
-    floats = {name: np.asarray(cols[name], dtype=np.float64) for name in _FLOAT_COLUMNS}
-    bools = {name: np.asarray(cols[name], dtype=bool) for name in _BOOL_COLUMNS}
-    strs = {name: np.asarray(cols[name], dtype=np.str_) for name in _STR_COLUMNS}
+    columns: dict[str, Any] = {name: np.asarray(cols[name], dtype=np.float64) for name in _FLOAT_COLUMNS}
+    columns |= {name: np.asarray(cols[name], dtype=bool) for name in _BOOL_COLUMNS}
+    columns |= {name: np.asarray(cols[name], dtype=np.str_) for name in _STR_COLUMNS}
     return PositionArrays(
         keys=tuple(p.key for p in positions),
         dte_days=np.asarray(cols["dte_days"], dtype=np.int64),
@@ -169,9 +170,7 @@ def to_arrays(positions: Sequence[UnifiedPosition], snapshot: MarketSnapshot, no
         priced=np.array([not row for row in issues], dtype=bool),
         issues=tuple(issues),
         assumptions=tuple(assumptions),
-        **floats,
-        **bools,
-        **strs,
+        **columns,
     )
 
 
