@@ -105,6 +105,9 @@ def to_arrays(positions: Sequence[UnifiedPosition], snapshot: MarketSnapshot, no
         market = snapshot.underlying(p.underlying)
         missing: list[str] = []
         assumed: list[str] = []
+        if p.currency != "USD":
+            # Totals are in USD; without an FX rate a non-USD row would be summed as if it were dollars.
+            missing.append(f"{p.currency} position: no FX rate to USD, excluded from USD totals")
         spot = _quote_value(market.spot)
         if np.isnan(spot) and p.underlying_price is not None:
             spot = p.underlying_price

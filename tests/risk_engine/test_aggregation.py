@@ -130,3 +130,10 @@ def test_theta_vega_ratio_is_absolute_theta_over_absolute_vega() -> None:
     arrays = to_arrays([_option(-5.0)], _snapshot(XYZ=_market(100.0, 1.0)), NOW)
     totals = book_totals(arrays, position_greeks(arrays))
     assert totals.theta_vega_ratio == pytest.approx(abs(GOLDEN_CALL["theta"]) / abs(GOLDEN_CALL["vega"]), rel=1e-9)
+
+
+def test_non_usd_rows_are_excluded_not_summed_as_dollars() -> None:
+    chf = _option(1.0).model_copy(update={"currency": "CHF"})
+    arrays = to_arrays([chf, _option(1.0)], _snapshot(XYZ=_market(100.0, 1.0)), NOW)
+    assert arrays.priced.tolist() == [False, True]
+    assert any("CHF" in text for text in arrays.issues[0])
