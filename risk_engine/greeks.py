@@ -7,6 +7,9 @@ calendar day, rho per 1 % rate).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,13 +19,61 @@ from scipy.special import ndtr
 
 from models.conventions import CALENDAR_DAYS_PER_YEAR, RATE_POINT, VOL_POINT
 
-__all__ = ["BoolArray", "FloatArray", "Greeks", "Model", "compute_greeks", "european_greeks"]
+__all__ = [
+    "GREEK_NAMES",
+    "BoolArray",
+    "FloatArray",
+    "GreekName",
+    "Greeks",
+    "Model",
+    "compute_greeks",
+    "european_greeks",
+    "run_in_blocks",
+]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 Model = Literal["bsm", "black76"]
 
+GreekName = Literal["price", "delta", "gamma", "vega", "theta", "rho", "vanna", "charm", "vomma"]
+GREEK_NAMES: tuple[GreekName, ...] = ("price", "delta", "gamma", "vega", "theta", "rho", "vanna", "charm", "vomma")
+
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+# Beyond |d| = 40, N(d) is exactly 0 or 1 and the density exp(−d²/2) exactly 0 in float64: clipping d there
+# changes no result, and keeps products such as d1·d2/σ or d2/(2T) from overflowing into 0 · inf = NaN.
+_D_MAX = 40.0
+# Below these a Greek's 1/(σ sqrt T) or 1/T factor would overflow float64: the option then takes its
+# deterministic value (its time value is below 1e-200 of the forward anyway).
+_MIN_WIDTH = 1e-200
+_MIN_T = 1e-305
+# Elements per block: the kernels' few dozen float64 temporaries of one block stay within a core's L2 cache.
+_BLOCK = 1 << 15
+_MAX_WORKERS = 2
+
+
+def run_in_blocks(kernel: Callable[[slice], None], n: int, block: int = _BLOCK) -> None:
+    """Runs kernel(slice) over [0, n) in cache-sized blocks, on two threads when there is more than one block.
+
+    numpy and scipy.special ufuncs release the GIL, so an elementwise kernel runs in parallel; each block writes
+    only its own slice of the output, so the result does not depend on the blocking.
+
+    Args:
+        kernel: Elementwise computation of the slice it is given, writing its results into preallocated arrays.
+        n: Number of elements.
+        block: Elements per block.
+    """
+    if n <= block:
+        kernel(slice(0, n))
+        return
+    blocks = [slice(start, min(start + block, n)) for start in range(0, n, block)]
+    workers = min(_MAX_WORKERS, os.cpu_count() or 1)
+    if workers < 2:
+        for part in blocks:
+            kernel(part)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for _ in pool.map(kernel, blocks):
+            pass
 
 
 @dataclass(frozen=True)
@@ -33,6 +84,7 @@ class Greeks:
     theta per calendar day (instantaneous, −∂V/∂T / 365); rho per 1 % rate (dividend yield held fixed;
     Black-76 holds the futures price fixed). Second order, for scenario work: vanna = change of delta per
     vol point; charm = change of delta per calendar day; vomma = change of vega (per vol point) per vol point.
+    A Greek left out of a `greeks=` subset is NaN (not computed), never a stale or zero value.
     """
 
     price: FloatArray
@@ -46,6 +98,116 @@ class Greeks:
     vomma: FloatArray
 
 
+def _european_block(
+    call: BoolArray,
+    s: FloatArray,
+    k: FloatArray,
+    t: FloatArray,
+    r: FloatArray,
+    b: FloatArray,
+    v: FloatArray,
+    hold_f: BoolArray,
+    out: dict[str, FloatArray],
+) -> None:
+    """Writes the wanted Greeks (the keys of `out`) of 1-D inputs into `out`, in riskdash units."""
+    omega = np.asarray(2.0 * call - 1.0, dtype=np.float64)  # +1 call, −1 put
+    t_live = np.maximum(t, 0.0)
+    sqrt_t = np.sqrt(t_live)
+    width = v * sqrt_t
+    r_t = r * t_live
+    df_r = np.exp(-r_t)
+    df_q = np.exp(b * t_live - r_t)
+    forward_value = s * df_q  # S·e^{-qT}: present value of receiving the underlying at expiry
+    strike_value = k * df_r  # K·e^{-rT}
+    live = (width > _MIN_WIDTH) & (t_live > _MIN_T)
+    all_live = bool(live.all())
+    # Rows that are not live compute garbage here (0/0, log of a zero spot): the deterministic values below
+    # replace every one of their outputs.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        d1 = (np.log(s / k) + (b + 0.5 * v * v) * t_live) / width
+        d2 = np.clip(d1 - width, -_D_MAX, _D_MAX)
+        np.clip(d1, -_D_MAX, _D_MAX, out=d1)
+        n_d1 = ndtr(omega * d1)
+        n_d2 = ndtr(omega * d2)
+        pdf_d1 = _INV_SQRT_2PI * np.exp(-0.5 * d1 * d1)
+        fv_n1 = forward_value * n_d1
+        kv_n2 = strike_value * n_d2
+        # The two terms nearly cancel out of the money and near expiry: keep the rounding from leaving the
+        # no-arbitrage range [discounted forward intrinsic, ∞).
+        price = np.maximum(omega * (fv_n1 - kv_n2), np.maximum(omega * (forward_value - strike_value), 0.0))
+        values: dict[str, FloatArray] = {"price": price}
+        if "delta" in out or "charm" in out:
+            values["delta"] = omega * df_q * n_d1
+        if "gamma" in out:
+            values["gamma"] = df_q * pdf_d1 / (s * width)
+        if "vega" in out or "vomma" in out:
+            vega_unit = forward_value * pdf_d1 * sqrt_t
+            values["vega"] = vega_unit * VOL_POINT
+        if "theta" in out:
+            decay = -forward_value * pdf_d1 * v / (2.0 * sqrt_t)
+            theta_year = decay - omega * ((b - r) * fv_n1 + r * kv_n2)
+            values["theta"] = theta_year / CALENDAR_DAYS_PER_YEAR
+        if "rho" in out:
+            values["rho"] = omega * t_live * kv_n2 * RATE_POINT
+        if "vanna" in out:
+            values["vanna"] = -df_q * pdf_d1 * d2 / v * VOL_POINT
+        if "charm" in out:
+            d_d1_d_t = b / width - d2 / (2.0 * t_live)
+            values["charm"] = -((b - r) * values["delta"] + df_q * pdf_d1 * d_d1_d_t) / CALENDAR_DAYS_PER_YEAR
+        if "vomma" in out:
+            values["vomma"] = vega_unit * d1 * d2 / v * (VOL_POINT * VOL_POINT)
+    if not all_live:
+        dead = ~live
+        # Expired rows (any vol) and zero-vol rows take their deterministic value; a missing or negative input
+        # on a row that is not live gives NaN, never a made-up intrinsic value.
+        known = np.isfinite(s) & np.isfinite(k) & np.isfinite(r) & np.isfinite(b) & ~np.isnan(t)
+        with np.errstate(invalid="ignore"):
+            settled = dead & known & ((t <= 0.0) | (v >= 0.0))
+        _deterministic_limit(settled, omega, t, r, b, df_q, forward_value, strike_value, t_live, values)
+        unknown = np.flatnonzero(dead & ~settled)
+        for value in values.values():
+            value[unknown] = np.nan
+    if "rho" in out and hold_f.any():
+        # Black-76 rows: with the futures price held fixed only the discount factor moves, rho = −T·price.
+        values["rho"] = np.where(hold_f, -t_live * values["price"] * RATE_POINT, values["rho"])
+    for name, target in out.items():
+        target[...] = values[name]
+
+
+def _deterministic_limit(
+    dead: BoolArray,
+    omega: FloatArray,
+    t: FloatArray,
+    r: FloatArray,
+    b: FloatArray,
+    df_q: FloatArray,
+    forward_value: FloatArray,
+    strike_value: FloatArray,
+    t_live: FloatArray,
+    values: dict[str, FloatArray],
+) -> None:
+    """Overwrites `values` on `dead` rows (expired or zero volatility) with the discounted forward intrinsic."""
+    rows = np.flatnonzero(dead)
+    w, tt, carry_minus_r = omega[rows], t[rows], b[rows] - r[rows]
+    fv, kv = forward_value[rows], strike_value[rows]
+    in_money = w * (fv - kv) > 0.0
+    delta = np.where(in_money, w * df_q[rows], 0.0)
+    limit = {
+        "price": np.where(in_money, w * (fv - kv), 0.0),
+        "delta": delta,
+        "gamma": np.zeros(rows.size),
+        "vega": np.zeros(rows.size),
+        "theta": np.where(in_money & (tt > 0.0), w * (-carry_minus_r * fv - r[rows] * kv), 0.0)
+        / CALENDAR_DAYS_PER_YEAR,
+        "rho": np.where(in_money, w * t_live[rows] * kv, 0.0) * RATE_POINT,
+        "vanna": np.zeros(rows.size),
+        "charm": -carry_minus_r * delta * (tt > 0.0) / CALENDAR_DAYS_PER_YEAR,
+        "vomma": np.zeros(rows.size),
+    }
+    for name, value in values.items():
+        value[rows] = limit[name]
+
+
 def european_greeks(
     is_call: npt.ArrayLike,
     spot: npt.ArrayLike,
@@ -55,12 +217,16 @@ def european_greeks(
     carry: npt.ArrayLike,
     vol: npt.ArrayLike,
     rho_holds_forward: npt.ArrayLike = False,
+    greeks: Collection[GreekName] | None = None,
 ) -> Greeks:
     """European price and Greeks under the generalised Black-Scholes model with cost of carry `carry`.
 
     carry = r − q gives Black-Scholes-Merton with a continuous dividend yield q; carry = 0 with `spot` the
     futures price gives Black-76. Options at or past expiry (t_years <= 0) and options with zero volatility
-    take their deterministic value (intrinsic of the discounted forward), without warnings or NaN.
+    take their deterministic value (intrinsic of the discounted forward), without warnings or NaN; as T or σ
+    tends to 0 every Greek stays finite and tends to that limit. A missing (NaN) or negative input gives NaN,
+    except that an expired option is worth its intrinsic value whatever its volatility. Large inputs are
+    evaluated in cache-sized blocks on two threads; the result is bit for bit that of one pass.
 
     Args:
         is_call: True for calls, False for puts.
@@ -71,6 +237,8 @@ def european_greeks(
         carry: Cost of carry b, decimal (r − q for BSM, 0 for Black-76).
         vol: Volatility, decimal per sqrt(year).
         rho_holds_forward: True where rho is taken with the forward fixed (Black-76: rho = −T·price).
+        greeks: Names of the Greeks to compute (default all); the others come back NaN. The price is always
+            computed.
 
     Example:
         Hull's textbook call, S = 42, K = 40, T = 0.5, r = 10 %, σ = 20 %, no dividend, is worth 4.76:
@@ -78,7 +246,8 @@ def european_greeks(
         >>> round(float(g.price), 2), round(float(g.delta), 4)
         (4.76, 0.7791)
     """
-    call, s, k, t, r, b, v, hold_f = np.broadcast_arrays(
+    wanted = _wanted(greeks)
+    arrays = np.broadcast_arrays(
         np.asarray(is_call, dtype=bool),
         np.asarray(spot, dtype=np.float64),
         np.asarray(strike, dtype=np.float64),
@@ -88,57 +257,28 @@ def european_greeks(
         np.asarray(vol, dtype=np.float64),
         np.asarray(rho_holds_forward, dtype=bool),
     )
-    omega = np.where(call, 1.0, -1.0)
-    t_live = np.maximum(t, 0.0)
-    sqrt_t = np.sqrt(t_live)
-    sigma_sqrt_t = v * sqrt_t
-    df_r = np.exp(-r * t_live)
-    df_q = np.exp((b - r) * t_live)
-    forward_value = s * df_q  # S·e^{-qT}: present value of receiving the underlying at expiry
-    strike_value = k * df_r  # K·e^{-rT}
-    live = sigma_sqrt_t > 0.0
+    shape = arrays[0].shape
+    # 1-D (possibly stride-0 broadcast) views slice without copying; other shapes flatten once.
+    flat = [a if a.ndim == 1 else a.reshape(-1) for a in arrays]
+    n = flat[0].size
+    out = {name: np.empty(n) for name in wanted}
 
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        safe_width = np.where(live, sigma_sqrt_t, 1.0)
-        d1 = (np.log(s / k) + (b + 0.5 * v * v) * t_live) / safe_width
-        d2 = d1 - sigma_sqrt_t
-        n_d1 = ndtr(omega * d1)
-        n_d2 = ndtr(omega * d2)
-        pdf_d1 = _INV_SQRT_2PI * np.exp(-0.5 * d1 * d1)
-        price = omega * (forward_value * n_d1 - strike_value * n_d2)
-        delta = omega * df_q * n_d1
-        gamma = df_q * pdf_d1 / (s * safe_width)
-        vega_unit = forward_value * pdf_d1 * sqrt_t
-        decay = -forward_value * pdf_d1 * v / (2.0 * np.where(live, sqrt_t, 1.0))
-        theta_year = decay - omega * (b - r) * forward_value * n_d1 - omega * r * strike_value * n_d2
-        rho_unit = omega * k * t_live * df_r * n_d2
-        vanna_unit = -df_q * pdf_d1 * d2 / np.where(live, v, 1.0)
-        d_d1_d_t = b / safe_width - d2 / (2.0 * np.where(live, t_live, 1.0))
-        d_delta_d_t = (b - r) * delta + df_q * pdf_d1 * d_d1_d_t
-        vomma_unit = vega_unit * d1 * d2 / np.where(live, v, 1.0)
+    def kernel(part: slice) -> None:
+        call, s, k, t, r, b, v, hold_f = (a[part] for a in flat)
+        _european_block(call, s, k, t, r, b, v, hold_f, {name: value[part] for name, value in out.items()})
 
-    # Deterministic limit (expired, or zero volatility): the option is worth its discounted forward intrinsic.
-    in_money = omega * (forward_value - strike_value) > 0.0
-    det_price = np.where(in_money, omega * (forward_value - strike_value), 0.0)
-    det_delta = np.where(in_money, omega * df_q, 0.0)
-    det_theta = np.where(in_money & (t > 0.0), omega * (-(b - r) * forward_value - r * strike_value), 0.0)
-    det_rho = np.where(in_money, omega * k * t_live * df_r, 0.0)
+    run_in_blocks(kernel, n)
+    return Greeks(**{name: out[name].reshape(shape) if name in out else np.full(shape, np.nan) for name in GREEK_NAMES})
 
-    price = np.where(live, price, det_price)
-    delta = np.where(live, delta, det_delta)
-    rho_unit = np.where(live, rho_unit, det_rho)
-    rho_unit = np.where(hold_f, -t_live * price, rho_unit)
-    return Greeks(
-        price=price,
-        delta=delta,
-        gamma=np.where(live, gamma, 0.0),
-        vega=np.where(live, vega_unit, 0.0) * VOL_POINT,
-        theta=np.where(live, theta_year, det_theta) / CALENDAR_DAYS_PER_YEAR,
-        rho=rho_unit * RATE_POINT,
-        vanna=np.where(live, vanna_unit, 0.0) * VOL_POINT,
-        charm=-np.where(live, d_delta_d_t, (b - r) * delta * (t > 0.0)) / CALENDAR_DAYS_PER_YEAR,
-        vomma=np.where(live, vomma_unit, 0.0) * VOL_POINT * VOL_POINT,
-    )
+
+def _wanted(greeks: Collection[GreekName] | None) -> tuple[GreekName, ...]:
+    """The Greeks to compute, in GREEK_NAMES order, price always included; rejects unknown names."""
+    if greeks is None:
+        return GREEK_NAMES
+    unknown = set(greeks) - set(GREEK_NAMES)
+    if unknown:
+        raise ValueError(f"greeks: unknown name(s) {sorted(unknown)}; expected a subset of {GREEK_NAMES}")
+    return tuple(name for name in GREEK_NAMES if name == "price" or name in greeks)
 
 
 def compute_greeks(
@@ -151,6 +291,8 @@ def compute_greeks(
     vol: npt.ArrayLike,
     model: Model | npt.ArrayLike = "bsm",
     american: bool | npt.ArrayLike = False,
+    *,
+    greeks: Collection[GreekName] | None = None,
 ) -> Greeks:
     """Per-unit price and Greeks for every option, inputs broadcast (riskdash units, see `Greeks`).
 
@@ -164,6 +306,7 @@ def compute_greeks(
         vol: Implied volatility, decimal.
         model: "bsm", "black76", or a boolean array that is True on Black-76 rows (a mixed book in one call).
         american: True (scalar or per element) for American exercise.
+        greeks: Names of the Greeks to compute (default all nine); the others come back NaN.
 
     Example:
         The golden textbook put (QuantLib, shared/golden row G01995: 6.209049, delta −0.426940):
@@ -177,8 +320,31 @@ def compute_greeks(
         is_black76: npt.NDArray[np.bool_] = np.asarray(model == "black76")
     else:
         is_black76 = np.asarray(model, dtype=bool)
-    if np.any(american):
-        raise NotImplementedError("American exercise is not available in this engine yet")
     r = np.asarray(rate, dtype=np.float64)
     carry = np.where(is_black76, 0.0, r - np.asarray(div_yield, dtype=np.float64))
-    return european_greeks(is_call, spot, strike, t_years, r, carry, vol, rho_holds_forward=is_black76)
+    result = european_greeks(is_call, spot, strike, t_years, r, carry, vol, rho_holds_forward=is_black76, greeks=greeks)
+    if not np.any(american):
+        return result
+    return _with_american(result, american, is_call, spot, strike, t_years, r, carry, vol, is_black76)
+
+
+def _with_american(
+    european: Greeks,
+    american: bool | npt.ArrayLike,
+    *inputs: npt.ArrayLike,
+) -> Greeks:
+    """`european` with the American rows replaced by the American engine's values (same shapes)."""
+    # Imported here because risk_engine.american builds on this module's European kernel.
+    from risk_engine.american import american_greeks
+
+    shape = european.price.shape
+    mask = np.broadcast_to(np.asarray(american, dtype=bool), shape)
+    rows = [np.broadcast_to(np.asarray(value), shape)[mask] for value in inputs]
+    is_call, spot, strike, t, r, carry, vol, hold_forward = rows
+    am = american_greeks(is_call, spot, strike, t, r, carry, vol, rho_holds_forward=hold_forward)
+    merged: dict[str, FloatArray] = {}
+    for name in GREEK_NAMES:
+        values = np.array(np.broadcast_to(getattr(european, name), shape), dtype=np.float64)
+        values[mask] = getattr(am, name)
+        merged[name] = values
+    return Greeks(**merged)
