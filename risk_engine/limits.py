@@ -11,7 +11,7 @@ utilization is reported as None with a note rather than a division by zero.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from config.risk_matrix import Limits, StatusThresholds
@@ -59,81 +59,53 @@ def status_for(utilization: float, thresholds: StatusThresholds) -> LimitStatus:
     return LimitStatus.OK
 
 
+def _measured(name: str, value: float, limit: float, utilization: float, unit: str, what: str) -> LimitCheck:
+    return LimitCheck(name, value, limit, utilization, LimitStatus.OK, f"{what} ({utilization:.0%})", unit)
+
+
+def _graded(check: LimitCheck, th: StatusThresholds) -> LimitCheck:
+    assert check.utilization is not None
+    return replace(check, status=status_for(check.utilization, th))
+
+
+def _breach(name: str, value: float, limit: float, unit: str, reason: str, note: str) -> LimitCheck:
+    return LimitCheck(name, value, limit, None, LimitStatus.BREACH, reason, unit, note)
+
+
+_ZERO_LIMIT_NOTE = "limit is zero: utilization undefined"
+
+
 def _ceiling(name: str, value: float, limit: float, unit: str, th: StatusThresholds) -> LimitCheck:
-    exposure = abs(value)
-    if limit == 0.0:
-        if exposure == 0.0:
-            return LimitCheck(name, value, limit, 0.0, LimitStatus.OK, f"|{value:,.2f}| {unit} is flat against 0", unit)
-        return LimitCheck(
-            name,
-            value,
-            limit,
-            None,
-            LimitStatus.BREACH,
-            f"limit is 0: any exposure breaches, book has {value:,.2f} {unit}",
-            unit,
-            "limit is zero: utilization undefined",
-        )
-    utilization = exposure / limit
-    status = status_for(utilization, th)
-    return LimitCheck(
-        name, value, limit, utilization, status, f"|{value:,.2f}| of {limit:,.0f} {unit} ({utilization:.0%})", unit
-    )
+    if limit == 0.0 and value != 0.0:
+        reason = f"limit is 0: any exposure breaches, book has {value:,.2f} {unit}"
+        return _breach(name, value, limit, unit, reason, _ZERO_LIMIT_NOTE)
+    utilization = abs(value) / limit if limit else 0.0
+    what = f"|{value:,.2f}| of {limit:,.0f} {unit}"
+    return _graded(_measured(name, value, limit, utilization, unit, what), th)
 
 
 def _vega_floor(value: float, limit: float, th: StatusThresholds) -> LimitCheck:
     name, unit = "max_negative_vega", "$/vol pt"
-    if value >= 0.0:
-        return LimitCheck(name, value, limit, 0.0, LimitStatus.OK, f"vega {value:,.2f} {unit} is not short", unit)
-    if limit == 0.0:
-        return LimitCheck(
-            name,
-            value,
-            limit,
-            None,
-            LimitStatus.BREACH,
-            f"limit is 0: no short vega allowed, book has {value:,.2f} {unit}",
-            unit,
-            "limit is zero: utilization undefined",
-        )
-    utilization = value / limit
-    status = status_for(utilization, th)
-    return LimitCheck(
-        name, value, limit, utilization, status, f"vega {value:,.2f} vs floor {limit:,.0f} {unit} ({utilization:.0%})", unit
-    )
+    if value < 0.0 and limit == 0.0:
+        reason = f"limit is 0: no short vega allowed, book has {value:,.2f} {unit}"
+        return _breach(name, value, limit, unit, reason, _ZERO_LIMIT_NOTE)
+    utilization = value / limit if value < 0.0 else 0.0
+    what = f"vega {value:,.2f} vs floor {limit:,.0f} {unit}"
+    return _graded(_measured(name, value, limit, utilization, unit, what), th)
 
 
 def _theta_floor(value: float, limit: float, th: StatusThresholds) -> LimitCheck:
     name, unit = "min_daily_theta", "$/day"
-    if limit <= 0.0:
-        if value >= limit:
-            return LimitCheck(name, value, limit, 0.0, LimitStatus.OK, f"theta {value:,.2f} {unit} ≥ floor {limit:,.0f}", unit)
-        return LimitCheck(
-            name,
-            value,
-            limit,
-            None,
-            LimitStatus.BREACH,
-            f"theta {value:,.2f} {unit} is below the floor {limit:,.0f}",
-            unit,
-            "floor is not positive: utilization undefined",
-        )
-    if value <= 0.0:
-        return LimitCheck(
-            name,
-            value,
-            limit,
-            None,
-            LimitStatus.BREACH,
-            f"theta {value:,.2f} {unit} earns nothing against a floor of {limit:,.0f}",
-            unit,
-            "book theta is not positive: utilization undefined",
-        )
-    utilization = limit / value
-    status = status_for(utilization, th)
-    return LimitCheck(
-        name, value, limit, utilization, status, f"theta {value:,.2f} vs floor {limit:,.0f} {unit} ({utilization:.0%})", unit
-    )
+    if value < limit:
+        if limit <= 0.0:
+            reason = f"theta {value:,.2f} {unit} is below the floor {limit:,.0f}"
+            return _breach(name, value, limit, unit, reason, "floor is not positive: utilization undefined")
+        if value <= 0.0:
+            reason = f"theta {value:,.2f} {unit} earns nothing against a floor of {limit:,.0f}"
+            return _breach(name, value, limit, unit, reason, "book theta is not positive: utilization undefined")
+    utilization = limit / value if limit > 0.0 else 0.0
+    what = f"theta {value:,.2f} vs floor {limit:,.0f} {unit}"
+    return _graded(_measured(name, value, limit, utilization, unit, what), th)
 
 
 def _missing(name: str, limit: float, unit: str, why: str) -> LimitCheck:
