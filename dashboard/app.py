@@ -10,7 +10,7 @@ import streamlit as st
 from config.risk_matrix import RiskMatrix, load_risk_matrix
 from dashboard.book import demo_inputs, report_for
 from dashboard.format import format_age, format_number
-from dashboard.tables import STATUS_COLOURS, banner_for, compliance_rows, summary_cards
+from dashboard.tables import STATUS_COLOURS, banner_for, compliance_rows, excluded_rows, summary_cards
 from risk_engine.report import RiskReport
 
 
@@ -20,13 +20,15 @@ def _matrix() -> RiskMatrix:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def _report(minute: str) -> RiskReport:
+def _refresh(minute: str) -> tuple[RiskReport, list[dict[str, str]]]:
     now = datetime.fromisoformat(minute)
-    return report_for(demo_inputs(now), _matrix(), now)
+    inputs = demo_inputs(now)
+    rejected = [row.model_dump() for row in inputs.rejected]
+    return report_for(inputs, _matrix(), now), rejected
 
 
 now = datetime.now(UTC).replace(second=0, microsecond=0)
-report = _report(now.isoformat())
+report, rejected = _refresh(now.isoformat())
 banner = banner_for(report)
 st.set_page_config(page_title=f"riskdash — {banner.title.removeprefix('Regime: ')}", layout="wide")
 
@@ -62,3 +64,11 @@ st.dataframe(
     key="compliance",
 )
 st.caption(f"Valued at {report.as_of.isoformat()} · {report.totals.positions} positions")
+
+excluded = excluded_rows(report)
+if excluded:
+    with st.expander(f"Positions excluded or priced on an assumption ({len(excluded)})"):
+        st.dataframe(pd.DataFrame(excluded), hide_index=True, key="excluded")
+if rejected:
+    with st.expander(f"Rejected rows ({len(rejected)}) — not in the book", expanded=True):
+        st.dataframe(pd.DataFrame(rejected), hide_index=True, key="rejected")

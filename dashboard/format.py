@@ -56,8 +56,9 @@ def regime_label(name: str) -> str:
 def format_regime_text(result: RegimeResult, day: str | None = None, sources: str | None = None) -> str:
     """Regime, deciding clause, inputs and missing inputs as plain text lines."""
     inputs = result.inputs
+    same = result.regime == result.limits_regime
     lines = [
-        f"Regime: {result.regime}" + (f" (limits of {result.limits_regime})" if result.regime != result.limits_regime else ""),
+        f"Regime: {result.regime}" + ("" if same else f" (limits of {result.limits_regime})"),
         f"Decided by: {result.decided_by}",
         f"Why: {result.reason}",
         "Inputs: "
@@ -82,7 +83,8 @@ def format_regime_text(result: RegimeResult, day: str | None = None, sources: st
 def format_limit_row(check: LimitCheck) -> str:
     """One compliance line: name, value, limit, utilization, status."""
     return (
-        f"{check.name:<18} {format_number(check.value, check.unit):>24}  limit {format_number(check.limit, check.unit, 0):>18}"
+        f"{check.name:<18} {format_number(check.value, check.unit):>24}"
+        f"  limit {format_number(check.limit, check.unit, 0):>18}"
         f"  {format_utilization(check):>8}  {check.status.value.upper()}"
     )
 
@@ -93,7 +95,8 @@ def format_summary_text(report: RiskReport) -> str:
     header = "DEMO BOOK — bundled sample data, not a real account" if report.demo else "Live book"
     lines = [header, f"As of {report.as_of.isoformat()}", "", format_regime_text(report.regime), ""]
     for quote in report.regime_quotes:
-        lines.append(f"  {quote.name:<15} {format_number(quote.value, decimals=4):>12}  {quote.source or ''}  {format_age(quote.as_of, report.as_of)}")
+        value = format_number(quote.value, decimals=4)
+        lines.append(f"  {quote.name:<15} {value:>12}  {quote.source or 'missing'}  {format_age(quote.as_of, report.as_of)}")
     lines += [
         "",
         f"Beta-weighted delta  {format_number(t.beta_weighted_delta, 'SPX deltas')}",

@@ -15,6 +15,7 @@ __all__ = [
     "Card",
     "banner_for",
     "compliance_rows",
+    "excluded_rows",
     "summary_cards",
 ]
 
@@ -113,3 +114,13 @@ def compliance_rows(report: RiskReport) -> list[dict[str, object]]:
         }
         for check in report.limits
     ]
+
+
+def excluded_rows(report: RiskReport) -> list[dict[str, str]]:
+    """Positions left out of the totals (missing inputs) and positions included on an assumption, with why."""
+    rows: list[dict[str, str]] = []
+    arrays = report.arrays
+    for key, issues, assumed in zip(arrays.keys, arrays.issues, arrays.assumptions, strict=True):
+        rows += [{"position": key, "effect": "excluded from totals", "why": text} for text in issues]
+        rows += [{"position": key, "effect": "included, assumed", "why": text} for text in assumed]
+    return rows
