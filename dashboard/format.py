@@ -95,8 +95,8 @@ def format_summary_text(report: RiskReport) -> str:
     header = "DEMO BOOK — bundled sample data, not a real account" if report.demo else "Live book"
     lines = [header, f"As of {report.as_of.isoformat()}", "", format_regime_text(report.regime), ""]
     for quote in report.regime_quotes:
-        value = format_number(quote.value, decimals=4)
-        lines.append(f"  {quote.name:<15} {value:>12}  {quote.source or 'missing'}  {format_age(quote.as_of, report.as_of)}")
+        value, age = format_number(quote.value, decimals=4), format_age(quote.as_of, report.as_of)
+        lines.append(f"  {quote.name:<15} {value:>12}  {quote.source or 'missing'}  {age}")
     lines += [
         "",
         f"Beta-weighted delta  {format_number(t.beta_weighted_delta, 'SPX deltas')}",
