@@ -17,6 +17,8 @@ re-derives them. Pure functions and constants only: no I/O, no pricing.
 | vanna            | change of delta per vol point (∂²V/∂S∂σ × 0.01)                             |
 | charm            | change of delta per calendar day (−∂²V/∂S∂T / 365)                          |
 | vomma            | change of vega (per vol point) per vol point (∂²V/∂σ² × 0.01²)              |
+| Black-76 rows    | delta, gamma, vanna, charm per $1 of the futures price; rho holds the       |
+|                  | futures price fixed (−T × price × 0.01)                                     |
 | position Greeks  | per-unit Greek × signed quantity × multiplier                               |
 | dollar delta     | delta × quantity × multiplier × spot                                        |
 """

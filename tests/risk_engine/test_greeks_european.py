@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from risk_engine.greeks import compute_greeks
+from risk_engine.greeks import Greeks, compute_greeks
 from tests.conftest import golden_rows
 
 GREEKS = ("price", "delta", "gamma", "vega", "theta", "rho")
@@ -16,7 +16,9 @@ def _columns(rows: list[dict[str, str]], names: tuple[str, ...]) -> dict[str, np
     return {name: np.array([float(row[name]) for row in rows]) for name in names}
 
 
-def _natural_scales(s: np.ndarray, k: np.ndarray, t: np.ndarray, r: np.ndarray, q: np.ndarray, v: np.ndarray):
+def _natural_scales(
+    s: np.ndarray, k: np.ndarray, t: np.ndarray, r: np.ndarray, q: np.ndarray, v: np.ndarray
+) -> dict[str, np.ndarray]:
     # Natural size of each quantity as defined in shared/golden/README.md.
     return {
         "price": s,
@@ -134,7 +136,7 @@ def test_second_order_greeks_agree_with_finite_differences_of_first_order() -> N
     model = rng.random(n) < 0.3  # some Black-76 rows: the same formulas with zero carry
     g = compute_greeks(is_call, s, k, t, r, q, v, model=model)
 
-    def at(vol: np.ndarray = v, time: np.ndarray = t):
+    def at(vol: np.ndarray = v, time: np.ndarray = t) -> Greeks:
         return compute_greeks(is_call, s, k, time, r, q, vol, model=model)
 
     fd_vanna = (at(vol=v + 1e-5).delta - at(vol=v - 1e-5).delta) / 2e-5 * 0.01
@@ -176,4 +178,4 @@ def test_zero_volatility_is_the_discounted_forward_intrinsic() -> None:
 
 def test_unknown_model_name_is_rejected() -> None:
     with pytest.raises(ValueError, match="model must be"):
-        compute_greeks(True, 100.0, 100.0, 1.0, 0.0, 0.0, 0.2, model="heston")  # type: ignore[arg-type]
+        compute_greeks(True, 100.0, 100.0, 1.0, 0.0, 0.0, 0.2, model="heston")
