@@ -5,6 +5,7 @@ Run: python bench/bench_pipeline.py        (prints a table; targets: pipeline < 
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 import tracemalloc
@@ -41,9 +42,7 @@ def _peak_mb(run: Callable[[], object]) -> float:
 
 def _synthetic_book(demo: list[UnifiedPosition], n: int) -> list[UnifiedPosition]:
     # Copies of the demo book under distinct accounts: real-shaped rows, n of them.
-    return [
-        demo[i % len(demo)].model_copy(update={"account": f"BENCH-{i // len(demo):04d}"}) for i in range(n)
-    ]
+    return [demo[i % len(demo)].model_copy(update={"account": f"BENCH-{i // len(demo):04d}"}) for i in range(n)]
 
 
 def main() -> None:
@@ -53,10 +52,18 @@ def main() -> None:
     print(f"{'options':>10} {'best ms':>10} {'median ms':>10} {'options/s':>14} {'peak MB':>9}")
     for n in (1_000, 10_000, 100_000, 1_000_000):
         s = rng.uniform(20, 500, n)
-        args = (rng.random(n) < 0.5, s, s * rng.uniform(0.7, 1.3, n), rng.uniform(1 / 365, 2, n), 0.04, 0.01,
-                rng.uniform(0.1, 0.8, n))
-        best, median = _best_ms(lambda: compute_greeks(*args), 7 if n < 1_000_000 else 3)
-        peak = _peak_mb(lambda: compute_greeks(*args))
+        args = (
+            rng.random(n) < 0.5,
+            s,
+            s * rng.uniform(0.7, 1.3, n),
+            rng.uniform(1 / 365, 2, n),
+            0.04,
+            0.01,
+            rng.uniform(0.1, 0.8, n),
+        )
+        run = functools.partial(compute_greeks, *args)
+        best, median = _best_ms(run, 7 if n < 1_000_000 else 3)
+        peak = _peak_mb(run)
         print(f"{n:>10,} {best:>10.2f} {median:>10.2f} {n / best * 1e3:>14,.0f} {peak:>9.1f}")
 
     now = datetime.now(UTC)
@@ -67,9 +74,9 @@ def main() -> None:
     print("pipeline: to_arrays + Greeks (American where listed) + aggregation + regime + limits")
     print(f"{'positions':>10} {'best ms':>10} {'median ms':>10} {'target ms':>10} {'peak MB':>9}  verdict")
     for n in (200, 2000):
-        book = _synthetic_book(demo, n)
-        best, median = _best_ms(lambda: build_risk_report(book, snapshot, matrix, now), 15)
-        peak = _peak_mb(lambda: build_risk_report(book, snapshot, matrix, now))
+        run = functools.partial(build_risk_report, _synthetic_book(demo, n), snapshot, matrix, now)
+        best, median = _best_ms(run, 15)
+        peak = _peak_mb(run)
         verdict = "ok" if median < TARGET_MS[n] else "SLOW"
         print(f"{n:>10,} {best:>10.2f} {median:>10.2f} {TARGET_MS[n]:>10.0f} {peak:>9.1f}  {verdict}")
 

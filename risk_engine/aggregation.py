@@ -143,7 +143,9 @@ def book_totals(p: PositionArrays, g: PositionGreeks) -> BookTotals:
     )
 
 
-def bucket_labels(dte_days: IntArray, is_expiring: np.ndarray, buckets: Sequence[tuple[str, int, int | None]]) -> StrArray:
+def bucket_labels(
+    dte_days: IntArray, is_expiring: np.ndarray, buckets: Sequence[tuple[str, int, int | None]]
+) -> StrArray:
     """DTE bucket label of every position: the matching (label, min_days, max_days) bucket, else expired/no expiry.
 
     Args:

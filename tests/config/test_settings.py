@@ -21,7 +21,9 @@ def test_env_example_lists_every_setting_empty() -> None:
 
 def test_env_example_loads_as_all_sources_off() -> None:
     settings = load_settings(ROOT / ".env.example")
-    assert not (settings.ibkr_configured or settings.tastytrade_configured or settings.llm_configured)
+    assert not settings.ibkr_configured
+    assert not settings.tastytrade_configured
+    assert not settings.llm_configured
     assert not settings.polymarket_enabled
 
 

@@ -25,9 +25,7 @@ def breaching_report() -> RiskReport:
         spx=_quote(6000.0),
         risk_free_rate=_quote(0.04),
         underlyings={
-            "SPY": UnderlyingMarket(
-                spot=_quote(600.0), beta=Beta(value=1.0, source=BetaSource.BROKER, as_of=NOW)
-            )
+            "SPY": UnderlyingMarket(spot=_quote(600.0), beta=Beta(value=1.0, source=BetaSource.BROKER, as_of=NOW))
         },
         as_of=NOW,
     )

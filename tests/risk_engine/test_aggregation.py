@@ -7,18 +7,21 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from models.conventions import SECONDS_PER_YEAR
+from models.conventions import SECONDS_PER_YEAR, SettlementTime
 from models.market import Beta, BetaSource, MarketSnapshot, Quote, UnderlyingMarket
 from models.positions import ExerciseStyle, InstrumentKind, Right, Source, UnifiedPosition
-from models.conventions import SettlementTime
 from risk_engine.aggregation import book_totals, bucket_labels, group_totals, position_greeks
 from risk_engine.arrays import to_arrays
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 HALF_YEAR = NOW + timedelta(seconds=0.5 * SECONDS_PER_YEAR)
 # shared/golden greeks_public.csv G01989 (edge_textbook): S=100, K=100, T=0.5, r=5 %, q=2 %, σ=25 %, call.
-GOLDEN_CALL = {"delta": 0.5631097179261004, "gamma": 0.02201025015939718, "vega": 0.2751281269924646,
-               "theta": -0.022420219964921127}
+GOLDEN_CALL = {
+    "delta": 0.5631097179261004,
+    "gamma": 0.02201025015939718,
+    "vega": 0.2751281269924646,
+    "theta": -0.022420219964921127,
+}
 
 
 def _quote(value: float) -> Quote:
@@ -37,20 +40,45 @@ def _market(spot: float, beta: float | None, div: float = 0.02) -> UnderlyingMar
     )
 
 
-def _option(quantity: float, *, account: str = "A1", broker: str = "IBKR", iv: float | None = 0.25,
-            underlying: str = "XYZ", expiry: datetime = HALF_YEAR) -> UnifiedPosition:
+def _option(
+    quantity: float,
+    *,
+    account: str = "A1",
+    broker: str = "IBKR",
+    iv: float | None = 0.25,
+    underlying: str = "XYZ",
+    expiry: datetime = HALF_YEAR,
+) -> UnifiedPosition:
     return UnifiedPosition(
-        source=Source.DEMO, broker=broker, account=account, symbol=f"{underlying} C100 {quantity}",
-        kind=InstrumentKind.EQUITY_OPTION, underlying=underlying, quantity=quantity, multiplier=100.0,
-        expiry=expiry, strike=100.0, right=Right.CALL, exercise_style=ExerciseStyle.EUROPEAN,
-        settlement=SettlementTime.PM, iv=iv, as_of=NOW,
+        source=Source.DEMO,
+        broker=broker,
+        account=account,
+        symbol=f"{underlying} C100 {quantity}",
+        kind=InstrumentKind.EQUITY_OPTION,
+        underlying=underlying,
+        quantity=quantity,
+        multiplier=100.0,
+        expiry=expiry,
+        strike=100.0,
+        right=Right.CALL,
+        exercise_style=ExerciseStyle.EUROPEAN,
+        settlement=SettlementTime.PM,
+        iv=iv,
+        as_of=NOW,
     )
 
 
 def _shares(quantity: float, underlying: str = "XYZ", account: str = "A2") -> UnifiedPosition:
     return UnifiedPosition(
-        source=Source.DEMO, broker="Tastytrade", account=account, symbol=underlying, kind=InstrumentKind.STOCK,
-        underlying=underlying, quantity=quantity, multiplier=1.0, as_of=NOW,
+        source=Source.DEMO,
+        broker="Tastytrade",
+        account=account,
+        symbol=underlying,
+        kind=InstrumentKind.STOCK,
+        underlying=underlying,
+        quantity=quantity,
+        multiplier=1.0,
+        as_of=NOW,
     )
 
 
@@ -101,15 +129,21 @@ def test_missing_iv_or_spot_excludes_the_row_and_says_why() -> None:
 def test_group_sums_equal_the_book_total() -> None:
     rng = np.random.default_rng(3)
     book = [
-        _option(float(q), account=f"A{i % 3}", broker=("IBKR", "Tastytrade")[i % 2], underlying=("XYZ", "ABC")[i % 2],
-                expiry=NOW + timedelta(days=int(d)))
+        _option(
+            float(q),
+            account=f"A{i % 3}",
+            broker=("IBKR", "Tastytrade")[i % 2],
+            underlying=("XYZ", "ABC")[i % 2],
+            expiry=NOW + timedelta(days=int(d)),
+        )
         for i, (q, d) in enumerate(zip(rng.integers(-9, 9, 40), rng.integers(1, 400, 40), strict=True))
     ] + [_shares(100.0), _shares(-40.0, underlying="ABC")]
     arrays = to_arrays(book, _snapshot(XYZ=_market(100.0, 1.1), ABC=_market(40.0, 0.7, 0.0)), NOW)
     g = position_greeks(arrays)
     totals = book_totals(arrays, g)
-    labels = bucket_labels(arrays.dte_days, arrays.has_expiry, [("0-7", 0, 7), ("8-30", 8, 30), ("31-60", 31, 60),
-                                                                ("60+", 61, None)])
+    labels = bucket_labels(
+        arrays.dte_days, arrays.has_expiry, [("0-7", 0, 7), ("8-30", 8, 30), ("31-60", 31, 60), ("60+", 61, None)]
+    )
     for grouping in (arrays.underlying, arrays.account, arrays.broker, labels):
         groups = group_totals(grouping, g)
         assert groups.beta_weighted_delta.sum() == pytest.approx(totals.beta_weighted_delta, rel=1e-12)

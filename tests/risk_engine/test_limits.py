@@ -82,7 +82,9 @@ def test_long_vega_never_uses_the_vega_floor(matrix: RiskMatrix) -> None:
 
 
 @pytest.mark.parametrize("theta", [0.0, -150.0], ids=["zero-theta", "paying-theta"])
-def test_non_positive_theta_breaches_a_positive_floor_without_dividing_by_zero(matrix: RiskMatrix, theta: float) -> None:
+def test_non_positive_theta_breaches_a_positive_floor_without_dividing_by_zero(
+    matrix: RiskMatrix, theta: float
+) -> None:
     check = _check(matrix, "neutral_volatility", _totals(theta=theta), "min_daily_theta")
     assert check.status is LimitStatus.BREACH
     assert check.utilization is None
@@ -115,8 +117,9 @@ def test_crisis_zero_limits_make_any_exposure_on_their_side_a_breach(
 
 
 def test_missing_spx_makes_beta_weighted_limits_unknown_not_ok(matrix: RiskMatrix) -> None:
-    checks = check_limits(_totals(delta=math.nan, gamma=math.nan), matrix.regimes["neutral_volatility"].limits,
-                          matrix.status_thresholds)
+    checks = check_limits(
+        _totals(delta=math.nan, gamma=math.nan), matrix.regimes["neutral_volatility"].limits, matrix.status_thresholds
+    )
     statuses = {c.name: c.status for c in checks}
     assert statuses["max_beta_delta"] is LimitStatus.UNKNOWN
     assert statuses["max_gamma"] is LimitStatus.UNKNOWN
