@@ -38,7 +38,7 @@ if banner.demo:
 st.markdown(
     f"<div style='background:{banner.colour};color:white;padding:0.8rem 1rem;border-radius:0.5rem'>"
     f"<h2 style='color:white;margin:0'>{banner.title}</h2>"
-    f"<div>{banner.description} Decided by: <code style='color:white'>{banner.decided_by}</code></div>"
+    f"<div>{banner.description} Decided by: <b>{banner.decided_by}</b></div>"
     f"<div>Allowed strategies: {banner.allowed_strategies}</div></div>",
     unsafe_allow_html=True,
 )

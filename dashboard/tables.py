@@ -49,7 +49,7 @@ class Banner:
 
 @dataclass(frozen=True)
 class Card:
-    """A summary card: label, value with unit, and the limit it is checked against (if any)."""
+    """A summary card: label with the unit, value, and the limit it is checked against (if any)."""
 
     label: str
     value: str
@@ -88,13 +88,13 @@ def summary_cards(report: RiskReport) -> tuple[Card, ...]:
     """The five headline cards: beta-weighted delta, gamma, theta, vega, theta/vega."""
     t = report.totals
     return (
-        _card("Beta-weighted delta", format_number(t.beta_weighted_delta, "SPX Δ"), _limit(report, "max_beta_delta")),
-        _card("Beta-weighted gamma", format_number(t.beta_weighted_gamma, "SPX Δ/pt"), _limit(report, "max_gamma")),
-        _card("Theta", format_number(t.theta_per_day, "$/day"), _limit(report, "min_daily_theta")),
-        _card("Vega", format_number(t.vega_per_vol_point, "$/vol pt"), _limit(report, "max_negative_vega")),
+        _card("Beta-weighted delta · SPX Δ", format_number(t.beta_weighted_delta), _limit(report, "max_beta_delta")),
+        _card("Beta-weighted gamma · SPX Δ/pt", format_number(t.beta_weighted_gamma), _limit(report, "max_gamma")),
+        _card("Theta · $/day", format_number(t.theta_per_day), _limit(report, "min_daily_theta")),
+        _card("Vega · $/vol pt", format_number(t.vega_per_vol_point), _limit(report, "max_negative_vega")),
         Card(
-            "Theta / vega",
-            format_number(t.theta_vega_ratio, "|θ|/|ν|"),
+            "Theta / vega · |θ|/|ν|",
+            format_number(t.theta_vega_ratio),
             f"zone {report.theta_vega_zone.value}",
             None,
         ),
