@@ -34,7 +34,15 @@ from numpy.polynomial.legendre import leggauss
 from scipy.special import ndtr
 
 from models.conventions import CALENDAR_DAYS_PER_YEAR, RATE_POINT, VOL_POINT
-from risk_engine.greeks import BoolArray, FloatArray, GreekName, Greeks, european_greeks, run_in_blocks
+from risk_engine.greeks import (
+    BoolArray,
+    FloatArray,
+    GreekName,
+    Greeks,
+    broadcast_option_inputs,
+    european_greeks,
+    run_in_blocks,
+)
 
 __all__ = ["american_greeks", "american_price"]
 
@@ -611,16 +619,7 @@ def _put_frame(
     rho_holds_forward: npt.ArrayLike,
 ) -> _PutFrame:
     """The broadcast inputs in the put frame."""
-    arrays = np.broadcast_arrays(
-        np.asarray(is_call, dtype=bool),
-        np.asarray(spot, dtype=np.float64),
-        np.asarray(strike, dtype=np.float64),
-        np.asarray(t_years, dtype=np.float64),
-        np.asarray(rate, dtype=np.float64),
-        np.asarray(carry, dtype=np.float64),
-        np.asarray(vol, dtype=np.float64),
-        np.asarray(rho_holds_forward, dtype=bool),
-    )
+    arrays = broadcast_option_inputs(is_call, spot, strike, t_years, rate, carry, vol, rho_holds_forward)
     call, s, k, t, r, b, v, hold = (a.ravel() for a in arrays)
     q = r - b
     put_rate = np.where(call, q, r)

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,7 @@ __all__ = [
     "GreekName",
     "Greeks",
     "Model",
+    "broadcast_option_inputs",
     "compute_greeks",
     "european_greeks",
     "run_in_blocks",
@@ -208,6 +209,29 @@ def _deterministic_limit(
         value[rows] = limit[name]
 
 
+def broadcast_option_inputs(
+    is_call: npt.ArrayLike,
+    spot: npt.ArrayLike,
+    strike: npt.ArrayLike,
+    t_years: npt.ArrayLike,
+    rate: npt.ArrayLike,
+    carry: npt.ArrayLike,
+    vol: npt.ArrayLike,
+    rho_holds_forward: npt.ArrayLike,
+) -> tuple[npt.NDArray[Any], ...]:
+    """The eight kernel inputs as arrays of one broadcast shape: bools for the flags, float64 for the numbers."""
+    return np.broadcast_arrays(
+        np.asarray(is_call, dtype=bool),
+        np.asarray(spot, dtype=np.float64),
+        np.asarray(strike, dtype=np.float64),
+        np.asarray(t_years, dtype=np.float64),
+        np.asarray(rate, dtype=np.float64),
+        np.asarray(carry, dtype=np.float64),
+        np.asarray(vol, dtype=np.float64),
+        np.asarray(rho_holds_forward, dtype=bool),
+    )
+
+
 def european_greeks(
     is_call: npt.ArrayLike,
     spot: npt.ArrayLike,
@@ -247,16 +271,7 @@ def european_greeks(
         (4.76, 0.7791)
     """
     wanted = _wanted(greeks)
-    arrays = np.broadcast_arrays(
-        np.asarray(is_call, dtype=bool),
-        np.asarray(spot, dtype=np.float64),
-        np.asarray(strike, dtype=np.float64),
-        np.asarray(t_years, dtype=np.float64),
-        np.asarray(rate, dtype=np.float64),
-        np.asarray(carry, dtype=np.float64),
-        np.asarray(vol, dtype=np.float64),
-        np.asarray(rho_holds_forward, dtype=bool),
-    )
+    arrays = broadcast_option_inputs(is_call, spot, strike, t_years, rate, carry, vol, rho_holds_forward)
     shape = arrays[0].shape
     # 1-D (possibly stride-0 broadcast) views slice without copying; other shapes flatten once.
     flat = [a if a.ndim == 1 else a.reshape(-1) for a in arrays]
