@@ -26,6 +26,7 @@ __all__ = [
     "GreekName",
     "Greeks",
     "Model",
+    "black76_rows",
     "broadcast_option_inputs",
     "compute_greeks",
     "european_greeks",
@@ -296,6 +297,15 @@ def _wanted(greeks: Collection[GreekName] | None) -> tuple[GreekName, ...]:
     return tuple(name for name in GREEK_NAMES if name == "price" or name in greeks)
 
 
+def black76_rows(model: Model | npt.ArrayLike) -> BoolArray:
+    """True on Black-76 rows, from a model name or a per-row boolean array; rejects unknown model names."""
+    if isinstance(model, str):
+        if model not in ("bsm", "black76"):
+            raise ValueError(f"model must be 'bsm' or 'black76', got {model!r}")
+        return np.asarray(model == "black76")
+    return np.asarray(model, dtype=bool)
+
+
 def compute_greeks(
     is_call: npt.ArrayLike,
     spot: npt.ArrayLike,
@@ -329,12 +339,7 @@ def compute_greeks(
         >>> round(float(g.price), 6), round(float(g.delta), 6)
         (6.209049, -0.42694)
     """
-    if isinstance(model, str):
-        if model not in ("bsm", "black76"):
-            raise ValueError(f"model must be 'bsm' or 'black76', got {model!r}")
-        is_black76: npt.NDArray[np.bool_] = np.asarray(model == "black76")
-    else:
-        is_black76 = np.asarray(model, dtype=bool)
+    is_black76 = black76_rows(model)
     r = np.asarray(rate, dtype=np.float64)
     carry = np.where(is_black76, 0.0, r - np.asarray(div_yield, dtype=np.float64))
     result = european_greeks(is_call, spot, strike, t_years, r, carry, vol, rho_holds_forward=is_black76, greeks=greeks)

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from scipy.special import erfcx, erfinv, ndtr, ndtri
 
 from risk_engine.american import american_price
-from risk_engine.greeks import BoolArray, FloatArray, Model, run_in_blocks
+from risk_engine.greeks import BoolArray, FloatArray, Model, black76_rows, run_in_blocks
 
 __all__ = ["IVReason", "IVResult", "implied_vol", "implied_vol_array"]
 
@@ -363,15 +363,6 @@ def _european_iv(
     return vol, reason
 
 
-def _black76_rows(model: Model | npt.ArrayLike) -> BoolArray:
-    """True on Black-76 rows, from a model name or a boolean array (as `compute_greeks` takes it)."""
-    if isinstance(model, str):
-        if model not in ("bsm", "black76"):
-            raise ValueError(f"model must be 'bsm' or 'black76', got {model!r}")
-        return np.asarray(model == "black76")
-    return np.asarray(model, dtype=bool)
-
-
 def implied_vol(
     price: npt.ArrayLike,
     is_call: npt.ArrayLike,
@@ -410,7 +401,7 @@ def implied_vol(
         >>> round(float(r.vol), 6), IVReason(int(r.reason))
         (0.104976, <IVReason.OK: 0>)
     """
-    is_black76 = _black76_rows(model)
+    is_black76 = black76_rows(model)
     arrays = np.broadcast_arrays(
         np.asarray(price, dtype=np.float64),
         np.asarray(is_call, dtype=bool),
