@@ -9,7 +9,9 @@ from typing import TypeVar
 from pydantic import Field, ValidationError
 
 from adapters.errors import PayloadInvalid
+from models.account import AccountValues
 from models.base import RiskdashModel
+from models.market import UnderlyingMarket
 from models.positions import UnifiedPosition
 
 __all__ = ["FetchResult", "RejectedRow", "translate_rows"]
@@ -27,7 +29,11 @@ class RejectedRow(RiskdashModel):
 
 
 class FetchResult(RiskdashModel):
-    """Positions from one source at one instant; `stale` results are the last good ones, kept on failure."""
+    """Positions from one source at one instant; `stale` results are the last good ones, kept on failure.
+
+    Brokers also report account values and per-underlying market data they know (spot, IV, IV rank, beta,
+    HV30, dividend yield from tastytrade's market metrics, say); file imports and the demo leave them empty.
+    """
 
     source: str
     positions: tuple[UnifiedPosition, ...]
@@ -38,6 +44,8 @@ class FetchResult(RiskdashModel):
     stale_since: datetime | None = None
     error: str | None = None
     notes: tuple[str, ...] = Field(default=())
+    accounts: tuple[AccountValues, ...] = ()
+    underlyings: dict[str, UnderlyingMarket] = Field(default_factory=dict)
 
 
 def _field_of(exc: ValidationError) -> str:

@@ -30,11 +30,14 @@ class Settings(BaseSettings):
     ibkr_client_id: int = 17
     ibkr_accounts: str = Field(default="", description="comma-separated account ids; empty = all")
     ibkr_timeout_s: float = Field(default=10.0, gt=0)
+    ibkr_greeks_wait_s: float = Field(default=5.0, gt=0, description="bound on waiting for model Greeks")
+    ibkr_market_data_lines: int = Field(default=90, gt=0, le=100, description="market-data lines open at once")
 
     tastytrade_provider_secret: SecretStr | None = None
     tastytrade_refresh_token: SecretStr | None = None
     tastytrade_accounts: str = ""
     tastytrade_timeout_s: float = Field(default=10.0, gt=0)
+    tastytrade_greeks_wait_s: float = Field(default=5.0, gt=0, description="bound on waiting for DXLink Greeks")
 
     market_data_enabled: bool = Field(default=False, description="fetch VIX/VIX3M/VVIX/SPX/rates from yfinance")
 
@@ -47,6 +50,8 @@ class Settings(BaseSettings):
     llm_model: str = ""
     llm_api_key: SecretStr | None = None
     llm_timeout_s: float = Field(default=30.0, gt=0)
+    llm_max_steps: int = Field(default=6, gt=0, le=20, description="tool-calling rounds before the loop stops")
+    llm_max_tokens: int = Field(default=1200, gt=0)
 
     @property
     def ibkr_configured(self) -> bool:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import json
+import pkgutil
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -49,7 +51,17 @@ def _parser() -> argparse.ArgumentParser:
     book_file = sub.add_parser("import", help="read a book from an IBKR Flex XML or thinkorswim Position Statement CSV")
     book_file.add_argument("path", type=Path, help="the file; its format is detected from the content")
     book_file.add_argument("--json", action="store_true", help='print {"positions": [...], "rejected": [...], ...}')
+    for module in _command_modules():
+        module.register(sub)
     return parser
+
+
+def _command_modules() -> list[Any]:
+    """The `dashboard/cli_*.py` modules; each adds its subcommands and sets `run(args, out, err, now) -> int`."""
+    import dashboard
+
+    names = sorted(info.name for info in pkgutil.iter_modules(dashboard.__path__) if info.name.startswith("cli_"))
+    return [importlib.import_module(f"dashboard.{name}") for name in names]
 
 
 def _emit_json(payload: dict[str, Any], out: TextIO) -> None:
@@ -174,6 +186,9 @@ def main(
     err = err or sys.stderr
     args = _parser().parse_args(argv)
     try:
+        if hasattr(args, "run"):
+            code: int = args.run(args, out, err, now or datetime.now(UTC))
+            return code
         if args.command == "summary":
             return _summary(args, out, now or datetime.now(UTC))
         if args.command == "import":

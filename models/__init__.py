@@ -1,5 +1,6 @@
 """Typed data of riskdash: positions, market snapshots and the units convention. Imports nothing of ours."""
 
+from models.account import AccountValues
 from models.market import Beta, BetaSource, MarketSnapshot, Quote, UnderlyingMarket
 from models.positions import (
     OPTION_KINDS,
@@ -13,6 +14,7 @@ from models.positions import (
 
 __all__ = [
     "OPTION_KINDS",
+    "AccountValues",
     "Beta",
     "BetaSource",
     "BrokerGreeks",
