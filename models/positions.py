@@ -31,6 +31,7 @@ class Source(StrEnum):
     TASTYTRADE = "tastytrade"
     DEMO = "demo"
     FILE = "file"
+    WHAT_IF = "what_if"
 
 
 class InstrumentKind(StrEnum):
