@@ -19,6 +19,7 @@ from adapters.errors import PayloadInvalid, SourceUnavailable
 from adapters.listed_expiries import trading_day_on_or_before
 from adapters.results import FetchResult, RejectedRow, translate_rows
 from models.conventions import NEW_YORK, PM_SETTLEMENT_TIME, SettlementTime, expiry_instant
+from models.option_classes import AM_PM_TWIN_INDEXES, INDEX_OPTION_CLASSES
 from models.positions import ExerciseStyle, InstrumentKind, Right, Source, UnifiedPosition
 
 __all__ = [
@@ -56,20 +57,6 @@ _KINDS: Final = {
     "FUT": InstrumentKind.FUTURE,
 }
 
-# Cboe index option classes: (index, settlement). AM classes settle on the opening print of their expiry day; SPX,
-# NDX and RUT each list a PM-settled twin (SPXW, NDXP, RUTW) on the same dates, so only the class tells them apart.
-_INDEX_CLASSES: Final = {
-    "SPX": ("SPX", SettlementTime.AM),
-    "SPXW": ("SPX", SettlementTime.PM),
-    "NDX": ("NDX", SettlementTime.AM),
-    "NDXP": ("NDX", SettlementTime.PM),
-    "RUT": ("RUT", SettlementTime.AM),
-    "RUTW": ("RUT", SettlementTime.PM),
-    "DJX": ("DJX", SettlementTime.AM),
-    "VIX": ("VIX", SettlementTime.AM),
-    "VIXW": ("VIX", SettlementTime.AM),
-}
-_AM_PM_TWINS: Final = frozenset({"SPX", "NDX", "RUT"})
 
 # CME equity-index futures stop trading at 09:30 New York on their expiry day (special opening quotation); other
 # futures are stamped at the 16:00 close, which only moves `expired`/DTE on the last day (a future is linear).
@@ -201,7 +188,7 @@ def _option_terms(raw: Mapping[str, str], what: str) -> tuple[str | None, _Terms
     if (
         attrs.expiry is not None
         and occ_terms.expiry is not None
-        and _INDEX_CLASSES.get(trading_class or "", ("", None))[1] is SettlementTime.AM
+        and INDEX_OPTION_CLASSES.get(trading_class or "", ("", None))[1] is SettlementTime.AM
         and attrs.expiry == trading_day_on_or_before(occ_terms.expiry - timedelta(days=1))
     ):
         # IBKR dates AM-settled index options by their last trading day (Thursday 2020-01-16 for the OCC's Friday
@@ -289,12 +276,12 @@ def to_position(raw: Mapping[str, str], statement: FlexStatement) -> UnifiedPosi
     trading_class, terms = _option_terms(raw, what)
     settlement, style = SettlementTime.PM, ExerciseStyle.AMERICAN  # US equity/ETF options, CME options on futures
     if kind is InstrumentKind.EQUITY_OPTION:
-        if trading_class is None and product in _AM_PM_TWINS:
+        if trading_class is None and product in AM_PM_TWIN_INDEXES:
             raise PayloadInvalid(
                 f"{what}: without an OCC symbol an {product} option cannot be told from its PM-settled twin class",
                 field="settlement",
             )
-        index = _INDEX_CLASSES.get(trading_class or product)
+        index = INDEX_OPTION_CLASSES.get(trading_class or product)
         if index is not None:
             kind, style, settlement = InstrumentKind.INDEX_OPTION, ExerciseStyle.EUROPEAN, index[1]
             underlying = underlying or index[0]

@@ -22,10 +22,12 @@ from models.conventions import (
     NEW_YORK,
     VOL_POINT,
     SettlementTime,
+    continuous_yield_from_cash_yield,
     expiry_instant,
     theta_per_day_from_tropical_day,
 )
 from models.market import Beta, BetaSource, Quote, UnderlyingMarket
+from models.option_classes import INDEX_OPTION_CLASSES
 from models.positions import BrokerGreeks, ExerciseStyle, InstrumentKind, Right, Source, UnifiedPosition
 
 __all__ = [
@@ -48,27 +50,13 @@ __all__ = [
 ]
 
 TASTYTRADE_SOURCE: Final = "tastytrade"
-BROKER: Final = "tastytrade"
+BROKER: Final = "Tastytrade"
 GREEKS_SOURCE: Final = "tastytrade dxlink"
 
 # Positions carry an unsigned `quantity`; the side is `quantity-direction` (tastygo_..._short_put_RIVN.json: 40 Short).
 # `cost-effect` is no guide: that short put says "Debit".
 _SIGN_BY_DIRECTION: Final = {"Long": 1, "Short": -1, "Zero": 0}
 
-# Cash-settled index option classes: (index, settlement). European exercise. SPX/NDX/RUT monthlies settle on the
-# opening print (AM); their twins SPXW/NDXP/RUTW and XSP settle at the close (PM).
-_INDEX_CLASSES: Final = {
-    "SPX": ("SPX", SettlementTime.AM),
-    "SPXW": ("SPX", SettlementTime.PM),
-    "NDX": ("NDX", SettlementTime.AM),
-    "NDXP": ("NDX", SettlementTime.PM),
-    "RUT": ("RUT", SettlementTime.AM),
-    "RUTW": ("RUT", SettlementTime.PM),
-    "XSP": ("XSP", SettlementTime.PM),
-    "DJX": ("DJX", SettlementTime.AM),
-    "VIX": ("VIX", SettlementTime.AM),
-    "VIXW": ("VIX", SettlementTime.AM),
-}
 
 # "./ESU3 EW4N3 230728C3990": future, option contract code, YYMMDD, C/P, strike in the future's price units
 # (tastygo_futures_option_chains_ES_nested.json; the CSV export pads the code with more spaces).
@@ -274,7 +262,7 @@ def to_position(
             occ = parse_occ_symbol(symbol)
         except OccSymbolError as exc:
             raise PayloadInvalid(f"{what}: {exc}", field="symbol") from exc
-        index = _INDEX_CLASSES.get(occ.root)
+        index = INDEX_OPTION_CLASSES.get(occ.root)
         if index is None:
             kind, style, settlement = InstrumentKind.EQUITY_OPTION, ExerciseStyle.AMERICAN, SettlementTime.PM
             underlying = str(raw.get("underlying-symbol") or occ.root).strip()
@@ -407,13 +395,15 @@ def to_underlying_market(raw: Mapping[str, Any], *, as_of: datetime) -> tuple[st
             as_of=parse_instant(raw, "beta-updated-at", what) or updated,
             correlation=correlation,
         )
+    cash_yield = parse_number(raw, "dividend-yield", what)
     market = UnderlyingMarket(
         beta=beta,
         hv30=_quote(None if hv_pct is None else hv_pct * VOL_POINT, updated),
         iv=_quote(None if iv_pct is None else iv_pct * VOL_POINT, iv_at),
         iv_rank=_quote(rank, iv_at),
         dividend_yield=_quote(
-            parse_number(raw, "dividend-yield", what), parse_instant(raw, "dividend-updated-at", what) or updated
+            None if cash_yield is None else continuous_yield_from_cash_yield(cash_yield),
+            parse_instant(raw, "dividend-updated-at", what) or updated,
         ),
     )
     return symbol, market

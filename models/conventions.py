@@ -25,6 +25,7 @@ re-derives them. Pure functions and constants only: no I/O, no pricing.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Final
@@ -44,6 +45,7 @@ __all__ = [
     "TROPICAL_YEAR_DAYS",
     "VOL_POINT",
     "SettlementTime",
+    "continuous_yield_from_cash_yield",
     "dte_days",
     "expiry_instant",
     "rho_per_point_from_per_unit",
@@ -167,6 +169,19 @@ def theta_per_day_from_tropical_day(theta_per_tropical_day: float) -> float:
         -0.255279888
     """
     return theta_per_tropical_day * TROPICAL_YEAR_DAYS / CALENDAR_DAYS_PER_YEAR
+
+
+def continuous_yield_from_cash_yield(cash_yield: float) -> float:
+    """The continuous dividend yield q of the pricers from a vendor's cash yield (annual dividends / price).
+
+    A stock paying a fraction y of its price over a year loses the same value as one paying continuously at
+    q = ln(1 + y); the two differ by about y²/2 (0.1 bp at 1.4 %, 18 bp at 6 %).
+
+    Example:
+        >>> round(continuous_yield_from_cash_yield(0.06), 6)
+        0.058269
+    """
+    return math.log1p(cash_yield)
 
 
 def rho_per_point_from_per_unit(rho_per_unit_rate: float) -> float:

@@ -23,25 +23,13 @@ from models.conventions import (
     t_years,
 )
 from models.market import MarketSnapshot
+from models.option_classes import INDEX_OPTION_CLASSES, WEEKLY_CLASS_OF
 from models.positions import ExerciseStyle, InstrumentKind, Source, UnifiedPosition
 from models.trade import TradeLeg
 from risk_engine.limits import LimitCheck, LimitStatus
 from risk_engine.report import RiskReport, build_risk_report
 
 __all__ = ["LegProblem", "LimitChange", "Verdict", "WhatIfResult", "legs_to_positions", "what_if"]
-
-# Cash-settled European index options, by class: (underlying index, settlement). An index named without a class
-# is taken as its PM-settled weekly class, the one traded for short-dated risk; "SPX" itself means the AM monthly.
-_INDEX_CLASSES = {
-    "SPX": ("SPX", SettlementTime.AM),
-    "SPXW": ("SPX", SettlementTime.PM),
-    "XSP": ("XSP", SettlementTime.PM),
-    "NDX": ("NDX", SettlementTime.AM),
-    "NDXP": ("NDX", SettlementTime.PM),
-    "RUT": ("RUT", SettlementTime.AM),
-    "RUTW": ("RUT", SettlementTime.PM),
-}
-_WEEKLY_CLASS = {"SPX": "SPXW", "NDX": "NDXP", "RUT": "RUTW", "XSP": "XSP"}
 
 
 class Verdict(StrEnum):
@@ -119,9 +107,9 @@ def _nearest(leg: TradeLeg, expiry: datetime, now: datetime, options: Sequence[U
 
 def _default_terms(leg: TradeLeg) -> tuple[InstrumentKind, float, ExerciseStyle, SettlementTime, str] | str:
     """(kind, multiplier, style, settlement, root) for a leg the book has no template for, or why none fits."""
-    root = leg.root or _WEEKLY_CLASS.get(leg.underlying, leg.underlying)
-    if root in _INDEX_CLASSES:
-        index, settlement = _INDEX_CLASSES[root]
+    root = leg.root or WEEKLY_CLASS_OF.get(leg.underlying, leg.underlying)
+    if root in INDEX_OPTION_CLASSES:
+        index, settlement = INDEX_OPTION_CLASSES[root]
         if index != leg.underlying:
             return f"class {root} is an option on {index}, not {leg.underlying}"
         return InstrumentKind.INDEX_OPTION, EQUITY_OPTION_MULTIPLIER, ExerciseStyle.EUROPEAN, settlement, root
@@ -286,8 +274,11 @@ def _verdict(changes: Sequence[LimitChange], problems: Sequence[LegProblem]) -> 
     reasons += [f"{c.name}: cannot be checked after the trade (value missing)" for c in unknown]
     reasons += [f"{c.name}: breach cured" for c in cured]
     reasons += [f"{c.name}: still in breach ({_how(c)})" for c in remaining if c not in new]
-    reasons += [f"{c.name}: {c.status_after.value} after the trade" for c in changes if c.status_after in
-                (LimitStatus.WARN, LimitStatus.ALERT)]
+    reasons += [
+        f"{c.name}: {c.status_after.value} after the trade"
+        for c in changes
+        if c.status_after in (LimitStatus.WARN, LimitStatus.ALERT)
+    ]
     if problems or new or deeper or unknown:
         return Verdict.FAIL, reasons
     if remaining:

@@ -296,4 +296,4 @@ def test_live_tastytrade_fetch() -> None:
         pytest.skip("set TASTYTRADE_PROVIDER_SECRET and TASTYTRADE_REFRESH_TOKEN in .env to run")
     result = fetch_tastytrade(settings, datetime.now(UTC))
     assert result.source == "tastytrade"
-    assert all(p.broker == "tastytrade" for p in result.positions)
+    assert all(p.broker == "Tastytrade" for p in result.positions)

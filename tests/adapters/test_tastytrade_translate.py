@@ -46,7 +46,7 @@ def test_short_put_row_becomes_negative_quantity() -> None:
     position = to_position(_rows("positions_short_put_RIVN.json")[0], as_of=AS_OF)
     assert (position.quantity, position.multiplier, position.right) == (-40, 100, Right.PUT)
     assert (position.strike, position.underlying, position.kind) == (14.0, "RIVN", InstrumentKind.EQUITY_OPTION)
-    assert (position.source, position.broker, position.account) == (Source.TASTYTRADE, "tastytrade", "5YZ55555")
+    assert (position.source, position.broker, position.account) == (Source.TASTYTRADE, "Tastytrade", "5YZ55555")
 
 
 def test_equity_option_expiry_is_the_instant_tastytrade_states() -> None:
@@ -227,7 +227,8 @@ def test_market_metrics_convert_percent_vols_and_keep_fractions() -> None:
     assert (market.beta.value, market.beta.source, market.beta.correlation) == (1.265634436, BetaSource.BROKER, 0.79)
     assert market.beta.as_of == datetime(2023, 6, 4, 17, 0, 35, 805000, tzinfo=UTC)
     assert market.dividend_yield is not None
-    assert market.dividend_yield.value == pytest.approx(0.006396146)
+    # tastytrade sends the cash yield 0.006396146; the pricers take the continuous rate ln(1 + y).
+    assert market.dividend_yield.value == pytest.approx(math.log(1.006396146), rel=1e-12)
     assert market.spot is None
     assert market.hv20 is None
 
