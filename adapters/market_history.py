@@ -26,10 +26,12 @@ __all__ = [
     "RegimeDay",
     "RegimeHistory",
     "SpxHistory",
+    "SpxVixCloses",
     "Vix3mSource",
     "history_range",
     "load_regime_history",
     "load_spx_closes",
+    "load_spx_vix_closes",
     "regime_day",
 ]
 
@@ -103,6 +105,25 @@ class SpxHistory:
     dates: DateArray
     """datetime64[D], strictly ascending."""
     closes: FloatArray
+
+
+@dataclass(frozen=True)
+class SpxVixCloses:
+    """Each S&P 500 day with its own and the previous row's SPX close and the CBOE VIX closes of both days.
+
+    One row per SPX row after the first, oldest first; arrays equal-length and read-only. SPX in index points,
+    VIX in vol points; a VIX value is NaN where the regime history has no VIX close that day (before 1990, and
+    the few days CBOE skipped), never filled from a neighbour.
+    """
+
+    dates: DateArray
+    """datetime64[D] of the day, strictly ascending."""
+    previous_dates: DateArray
+    """datetime64[D] of the SPX row before it (the previous trading day)."""
+    spx_close: FloatArray
+    spx_previous_close: FloatArray
+    vix_close: FloatArray
+    vix_previous_close: FloatArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +291,30 @@ def load_spx_closes() -> SpxHistory:
     """
     dates, closes = _read_series(SPX_FILE, _YAHOO_SPX)
     return SpxHistory(dates=_frozen(dates), closes=_frozen(np.round(closes, _SPX_DECIMALS)))
+
+
+@lru_cache(maxsize=1)
+def load_spx_vix_closes() -> SpxVixCloses:
+    """S&P 500 and VIX closes of every SPX day and of the SPX row before it, joined by exact date.
+
+    The day-over-day moves of a replay or a historical VaR come from these pairs: both closes of a pair are
+    published values of adjacent SPX rows; a VIX close is NaN where CBOE has none that day, so a move that would
+    span a missing VIX day is visibly missing rather than silently two days long. Parsed once per process.
+
+    Raises:
+        HistoryError: a packaged file is missing or a row does not parse (names the file and line).
+    """
+    spx = load_spx_closes()
+    regime = load_regime_history()
+    vix = _align(spx.dates, regime.dates, regime.vix)
+    return SpxVixCloses(
+        dates=_frozen(spx.dates[1:].copy()),
+        previous_dates=_frozen(spx.dates[:-1].copy()),
+        spx_close=_frozen(spx.closes[1:].copy()),
+        spx_previous_close=_frozen(spx.closes[:-1].copy()),
+        vix_close=_frozen(vix[1:].copy()),
+        vix_previous_close=_frozen(vix[:-1].copy()),
+    )
 
 
 def history_range() -> tuple[datetime.date, datetime.date]:
