@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from models.conventions import vol_points_from_decimal
 from risk_engine.limits import LimitCheck
 from risk_engine.regime import RegimeResult
 from risk_engine.report import RiskReport
@@ -11,11 +12,16 @@ from risk_engine.report import RiskReport
 __all__ = [
     "MISSING",
     "format_age",
+    "format_instant",
     "format_limit_row",
     "format_number",
     "format_regime_text",
+    "format_stale_since",
     "format_summary_text",
+    "format_term_structure",
     "format_utilization",
+    "format_vol_points",
+    "markdown_safe",
     "regime_label",
 ]
 
@@ -46,6 +52,43 @@ def format_age(as_of: datetime | None, now: datetime) -> str:
     if seconds >= 7200:
         ago = f"{seconds / 3600:.1f} h ago"
     return f"as of {as_of.strftime('%Y-%m-%d %H:%M:%S %Z')} ({ago})"
+
+
+def format_instant(as_of: datetime | None) -> str:
+    """`2026-11-23 15:00:00 UTC`; `unknown` when there is no instant."""
+    return "unknown" if as_of is None else as_of.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def format_stale_since(since: datetime | None, now: datetime) -> str:
+    """`stale since 2026-11-23 14:40:00 UTC (20 min ago)`: when an input stopped being fresh."""
+    if since is None:
+        return "stale since: unknown"
+    return "stale since " + format_age(since, now).removeprefix("as of ")
+
+
+def format_term_structure(ratio: float | None) -> str:
+    """VIX3M/VIX as `1.1033 (contango)`, `0.9500 (backwardation)` or `1.0000 (flat)`; `n/a` when missing."""
+    if ratio is None or ratio != ratio:
+        return MISSING
+    shape = "contango" if ratio > 1.0 else "backwardation" if ratio < 1.0 else "flat"
+    return f"{ratio:.4f} ({shape})"
+
+
+def format_vol_points(vol: float | None, decimals: int = 1) -> str:
+    """A decimal volatility (0.184) as `18.4 vol pts`; `n/a` when missing."""
+    if vol is None or vol != vol:
+        return MISSING
+    return format_number(vol_points_from_decimal(vol), "vol pts", decimals)
+
+
+def markdown_safe(text: str) -> str:
+    """Text for st.markdown: `$` escaped outside code spans (two would start LaTeX), line breaks kept.
+
+    Inside a `code span` the backslash would show, and LaTeX is not parsed there anyway.
+    """
+    parts = text.split("`")
+    escaped = [part if i % 2 else part.replace("$", "\\$") for i, part in enumerate(parts)]
+    return "`".join(escaped).replace("\n", "  \n")
 
 
 def regime_label(name: str) -> str:

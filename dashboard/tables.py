@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
+from datetime import datetime
 
-from dashboard.format import format_number, format_utilization, regime_label
+from dashboard.format import (
+    format_age,
+    format_number,
+    format_term_structure,
+    format_utilization,
+    regime_label,
+)
 from risk_engine.limits import LimitCheck, LimitStatus
 from risk_engine.report import RiskReport
 
@@ -14,6 +22,7 @@ __all__ = [
     "Banner",
     "Card",
     "banner_for",
+    "banner_html",
     "compliance_rows",
     "excluded_rows",
     "summary_cards",
@@ -37,7 +46,7 @@ STATUS_COLOURS = {
 
 @dataclass(frozen=True)
 class Banner:
-    """The regime banner: title, colour, deciding clause and description."""
+    """The regime banner: title, colour, deciding clause, description, and each input with its as-of."""
 
     title: str
     colour: str
@@ -45,6 +54,13 @@ class Banner:
     description: str
     allowed_strategies: str
     demo: bool
+    regime: str = "unknown"
+    inputs: tuple[str, ...] = ()
+
+    @property
+    def page_title(self) -> str:
+        """Browser tab title: `riskdash — Neutral Volatility`."""
+        return f"riskdash — {regime_label(self.regime)}"
 
 
 @dataclass(frozen=True)
@@ -57,8 +73,33 @@ class Card:
     status: LimitStatus | None
 
 
-def banner_for(report: RiskReport) -> Banner:
-    """Banner of the report's regime; an unknown regime says whose limits are applied instead."""
+_INPUT_LABELS = {"vix": "VIX", "vix3m": "VIX3M", "vvix": "VVIX", "recession_prob": "Recession odds"}
+
+
+def _input_texts(report: RiskReport, now: datetime) -> tuple[str, ...]:
+    texts: list[str] = []
+    for quote in report.regime_quotes:
+        label = _INPUT_LABELS.get(quote.name)
+        if label is None:
+            continue
+        if quote.name == "recession_prob":
+            value = "n/a" if quote.value is None else f"{quote.value:.0%} (Polymarket probability)"
+        else:
+            value = format_number(quote.value, "pts")
+        if quote.name == "vix3m":
+            value += f" · VIX3M/VIX {format_term_structure(report.regime.inputs.get('term_structure'))}"
+        source = quote.source or "missing"
+        texts.append(f"{label} {value} · {source} · {format_age(quote.as_of, now)}")
+    return tuple(texts)
+
+
+def banner_for(report: RiskReport, now: datetime | None = None) -> Banner:
+    """Banner of the report's regime; an unknown regime says whose limits are applied instead.
+
+    Args:
+        report: The refresh's report.
+        now: Instant the page is drawn, for the inputs' ages (default: the report's valuation instant).
+    """
     regime = report.regime
     title = f"Regime: {regime_label(regime.regime)}"
     if regime.regime != regime.limits_regime:
@@ -70,6 +111,21 @@ def banner_for(report: RiskReport) -> Banner:
         description=regime.description,
         allowed_strategies=", ".join(regime.allowed_strategies),
         demo=report.demo,
+        regime=regime.regime,
+        inputs=_input_texts(report, report.as_of if now is None else now),
+    )
+
+
+def banner_html(banner: Banner) -> str:
+    """The banner as an HTML block: white text on the regime colour (readable in light and dark themes)."""
+    e = html.escape
+    inputs = "".join(f"<li>{e(text)}</li>" for text in banner.inputs)
+    return (
+        f"<div style='background:{banner.colour};color:#ffffff;padding:0.8rem 1rem;border-radius:0.5rem'>"
+        f"<h2 style='color:#ffffff;margin:0'>{e(banner.title)}</h2>"
+        f"<div>{e(banner.description)} Decided by: <b>{e(banner.decided_by)}</b></div>"
+        f"<div>Allowed strategies: {e(banner.allowed_strategies)}</div>"
+        f"<ul style='margin:0.3rem 0 0 1rem;font-size:0.9rem'>{inputs}</ul></div>"
     )
 
 
