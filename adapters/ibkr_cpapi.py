@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from adapters.errors import PayloadInvalid
-from adapters.ibkr_translate import BROKER, clean_ib_number, option_terms
+from adapters.ibkr_translate import BROKER, clean_ib_number, occ_match_terms, option_terms
 from adapters.listed_expiries import trading_day_on_or_before
 from adapters.results import FetchResult, translate_rows
 from models.conventions import SHARE_MULTIPLIER
@@ -36,7 +36,6 @@ _DESC_OCC_RE: Final = re.compile(
 # "ES     JUN2025 6040 C (E2D)": the trading class in parentheses, and only the month of the expiry.
 _DESC_CLASS_RE: Final = re.compile(r"\((?P<klass>[A-Z0-9]+)\)\s*$")
 _AM_CLASSES: Final = frozenset({"SPX", "NDX", "RUT", "DJX", "VIX", "VIXW"})
-_OCC_STRIKE_SCALE: Final = 1000.0
 
 
 def _what(raw: Mapping[str, Any]) -> str:
@@ -58,13 +57,8 @@ def _occ(description: str) -> tuple[str, date, Right, float, float] | None:
     match = _DESC_OCC_RE.search(description)
     if match is None:
         return None
-    ymd = match["ymd"]
-    try:
-        day = date(2000 + int(ymd[:2]), int(ymd[2:4]), int(ymd[4:]))
-    except ValueError:
-        return None
-    strike = int(match["strike"]) / _OCC_STRIKE_SCALE
-    return match["root"], day, _RIGHTS[match["right"]], strike, float(match["mult"])
+    terms = occ_match_terms(match)
+    return None if terms is None else (*terms, float(match["mult"]))
 
 
 def _agree(what: str, field: str, stated: Any, from_desc: Any) -> Any:

@@ -33,6 +33,7 @@ __all__ = [
     "clean_ib_number",
     "contract_terms",
     "greeks_complete",
+    "occ_match_terms",
     "option_terms",
     "row_id",
     "to_position",
@@ -218,17 +219,26 @@ def _last_trade_date(contract: ContractLike) -> date:
         ) from exc
 
 
-def _occ(local_symbol: str) -> tuple[str, date, Right, float] | None:
-    """(root, date, right, strike) of an OCC symbol such as "SPX   200117P03205000"; None for any other text."""
-    match = _OCC_RE.match(local_symbol.strip())
-    if match is None:
-        return None
+def occ_match_terms(match: re.Match[str]) -> tuple[str, date, Right, float] | None:
+    """(root, expiry date, right, strike in USD) of an OCC symbol matched with groups root, ymd, right, strike.
+
+    None when its YYMMDD is not a calendar date. Shared by the TWS localSymbol and the CP API contractDesc.
+
+    Example:
+        The match of "SPX   200117P03205000" gives ("SPX", date(2020, 1, 17), Right.PUT, 3205.0).
+    """
     ymd = match["ymd"]
     try:
         day = date(2000 + int(ymd[:2]), int(ymd[2:4]), int(ymd[4:]))
     except ValueError:
         return None
     return match["root"], day, _RIGHTS[match["right"]], int(match["strike"]) / _OCC_STRIKE_SCALE
+
+
+def _occ(local_symbol: str) -> tuple[str, date, Right, float] | None:
+    """(root, date, right, strike) of an OCC symbol such as "SPX   200117P03205000"; None for any other text."""
+    match = _OCC_RE.match(local_symbol.strip())
+    return None if match is None else occ_match_terms(match)
 
 
 def _next_trading_day(day: date) -> date:

@@ -16,7 +16,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from pydantic import SecretStr
 
@@ -44,6 +44,7 @@ __all__ = [
     "Sources",
     "TimedSource",
     "configured_sources",
+    "market_for_import",
     "refresh",
 ]
 
@@ -52,6 +53,11 @@ logger = logging.getLogger(__name__)
 IBKR_SOURCE: Final = "ibkr"
 TASTYTRADE_SOURCE: Final = "tastytrade"
 DEMO_SOURCE_NAME: Final = "demo"
+MARKET_OFF_NOTE: Final = (
+    "market data is off (MARKET_DATA_ENABLED is not set) and no live market snapshot is stored: each position is "
+    "priced on its own underlying price and IV from the file (rows without them are excluded), there is no VIX, "
+    "so the regime is unknown"
+)
 
 _GRACE_S: Final = 5.0
 """Slack over a source's own timeouts (connect + Greeks wait) before the refresh stops waiting for it."""
@@ -257,12 +263,16 @@ class _Ledger:
             notes.append(message)
             return None
 
-    def failure(self, source: str, kind: SnapshotKind, error: str, notes: list[str]) -> None:
-        """Log the scrubbed `error` and mark `source` failing in the store."""
-        logger.warning("refresh: %s failed: %s", source, error)
+    def failure(self, source: TimedSource[Any], kind: SnapshotKind, exc: Exception, notes: list[str]) -> str:
+        """The scrubbed error of `source`'s failed fetch, logged and recorded in the store as its failure."""
+        error = self.scrub.error(source.name, exc, source.timeout_s)
+        logger.warning("refresh: %s failed: %s", source.name, error)
         self._safely(
-            lambda: self.store.record_failure(source, kind, error, self.now), f"record the failure of {source}", notes
+            lambda: self.store.record_failure(source.name, kind, error, self.now),
+            f"record the failure of {source.name}",
+            notes,
         )
+        return error
 
     def last_fetch(self, source: str, notes: list[str]) -> FetchResult | None:
         return self._safely(lambda: self.store.last_fetch(source), f"read the last {source} fetch", notes)
@@ -285,6 +295,23 @@ def _stale_copy(last: FetchResult, error: str, now: datetime) -> FetchResult:
         return last.model_copy(update={"stale": True, "stale_since": last.fetched_at, "error": error})
 
 
+def _fallback_report(
+    source: str, error: str, notes: Sequence[str], as_of: datetime | None, stale_since: datetime | None = None
+) -> SourceReport:
+    """FAILED when there is no earlier data to show (`as_of` None), else STALE: data of `as_of`, stale since
+    `stale_since` (default: `as_of`)."""
+    if as_of is None:
+        return SourceReport(source=source, state=SourceState.FAILED, error=error, notes=tuple(notes))
+    return SourceReport(
+        source=source,
+        state=SourceState.STALE,
+        as_of=as_of,
+        stale_since=stale_since or as_of,
+        error=error,
+        notes=tuple(notes),
+    )
+
+
 @dataclass
 class _Gathered:
     fetches: list[FetchResult] = field(default_factory=list)
@@ -300,42 +327,21 @@ def _broker_outcome(
         if result.source != source.name:
             raise ValueError(f"{source.name}: the fetch returned positions of source {result.source!r}")
     except Exception as exc:
-        error = ledger.scrub.error(source.name, exc, source.timeout_s)
-        ledger.failure(source.name, SnapshotKind.POSITIONS, error, notes)
+        error = ledger.failure(source, SnapshotKind.POSITIONS, exc, notes)
         last = ledger.last_fetch(source.name, notes)
         if last is None:
-            into.statuses.append(
-                SourceReport(source=source.name, state=SourceState.FAILED, error=error, notes=tuple(notes))
-            )
+            into.statuses.append(_fallback_report(source.name, error, notes, None))
             return
         stale = _stale_copy(last, error, ledger.now)
         into.fetches.append(stale)
-        into.statuses.append(
-            SourceReport(
-                source=source.name,
-                state=SourceState.STALE,
-                as_of=stale.fetched_at,
-                stale_since=stale.stale_since,
-                error=error,
-                notes=tuple(notes),
-            )
-        )
+        into.statuses.append(_fallback_report(source.name, error, notes, stale.fetched_at, stale.stale_since))
         return
     notes.extend(ledger.scrub(note) for note in result.notes)
     if result.stale:
         # The adapter already fell back to its own last good result: not a new good fetch to store.
         error = ledger.scrub(result.error or f"{source.name}: stale")
         into.fetches.append(result.model_copy(update={"error": error, "notes": tuple(notes)}))
-        into.statuses.append(
-            SourceReport(
-                source=source.name,
-                state=SourceState.STALE,
-                as_of=result.fetched_at,
-                stale_since=result.stale_since or result.fetched_at,
-                error=error,
-                notes=tuple(notes),
-            )
-        )
+        into.statuses.append(_fallback_report(source.name, error, notes, result.fetched_at, result.stale_since))
         return
     ledger.save_fetch(result, notes)
     into.fetches.append(result)
@@ -351,20 +357,9 @@ def _market_outcome(
     try:
         data = _wait(future, deadline)
     except Exception as exc:
-        error = ledger.scrub.error(source.name, exc, source.timeout_s)
-        ledger.failure(source.name, SnapshotKind.MARKET, error, notes)
+        error = ledger.failure(source, SnapshotKind.MARKET, exc, notes)
         last = ledger.last_market(source.name, notes)
-        if last is None:
-            return None, SourceReport(source=source.name, state=SourceState.FAILED, error=error, notes=tuple(notes))
-        report = SourceReport(
-            source=source.name,
-            state=SourceState.STALE,
-            as_of=last.as_of,
-            stale_since=last.as_of,
-            error=error,
-            notes=tuple(notes),
-        )
-        return last, report
+        return last, _fallback_report(source.name, error, notes, None if last is None else last.as_of)
     notes.extend(ledger.scrub(note) for note in data.notes)
     ledger.save_market(data.snapshot, source.name, notes)
     return data.snapshot, SourceReport(
@@ -379,30 +374,17 @@ def _recession_outcome(
     try:
         odds = _wait(future, deadline)
     except Exception as exc:
-        error = ledger.scrub.error(source.name, exc, source.timeout_s)
-        ledger.failure(source.name, SnapshotKind.MARKET, error, notes)
+        error = ledger.failure(source, SnapshotKind.MARKET, exc, notes)
         last = ledger.last_market(source.name, notes)
-        if last is None or last.recession_prob is None:
-            return None, SourceReport(source=source.name, state=SourceState.FAILED, error=error, notes=tuple(notes))
-        since = last.recession_prob.as_of
-        return last.recession_prob, SourceReport(
-            source=source.name, state=SourceState.STALE, as_of=since, stale_since=since, error=error, notes=tuple(notes)
-        )
+        odds_before = None if last is None else last.recession_prob
+        as_of = None if odds_before is None else odds_before.as_of
+        return odds_before, _fallback_report(source.name, error, notes, as_of)
     quote = to_quote(odds)
     notes.append(f"{odds.question} ({odds.slug})")
     if odds.stale:
         # The adapter served its cached odds: they were stored when they were fresh.
         error = ledger.scrub(odds.error or f"{source.name}: stale")
-        since = odds.stale_since or odds.as_of
-        report = SourceReport(
-            source=source.name,
-            state=SourceState.STALE,
-            as_of=odds.as_of,
-            stale_since=since,
-            error=error,
-            notes=tuple(notes),
-        )
-        return quote, report
+        return quote, _fallback_report(source.name, error, notes, odds.as_of, odds.stale_since)
     ledger.save_market(MarketSnapshot(recession_prob=quote, as_of=odds.as_of), source.name, notes)
     return quote, SourceReport(source=source.name, state=SourceState.OK, as_of=odds.as_of, notes=tuple(notes))
 
@@ -525,4 +507,77 @@ def refresh(settings: Settings, now: datetime, *, store: SnapshotStore, sources:
         statuses=tuple(statuses),
         as_of=now,
         demo=any(fetch.demo for fetch in gathered.fetches),
+    )
+
+
+def market_for_import(
+    settings: Settings,
+    now: datetime,
+    fetches: Sequence[FetchResult],
+    *,
+    store: SnapshotStore | None,
+    sources: Sources | None = None,
+) -> Refresh:
+    """The market an imported book (Flex XML, thinkorswim CSV) is priced on — never the demo snapshot.
+
+    With market data configured: a live download for the book's underlyings (and the recession odds when
+    Polymarket is on), saved to `store`, or the last good snapshot marked stale when the download fails.
+    Otherwise the last stored live market snapshot (reported stale since its as-of). Otherwise a snapshot
+    without levels or underlyings, so each position's own underlying price and IV from the file are used and
+    the regime is unknown; the status says so (MARKET_OFF_NOTE). Files are not saved to the store.
+
+    Args:
+        settings: Which market sources are on, their timeouts, and the secrets scrubbed from every message.
+        now: tz-aware instant of the import.
+        fetches: The imported files' positions.
+        store: Where live snapshots are saved and last good ones read (None: neither).
+        sources: The market sources to use instead of `configured_sources(settings)` (brokers are ignored).
+    """
+    if now.tzinfo is None:
+        raise ValueError("market_for_import: now must be tz-aware")
+    plan = configured_sources(settings) if sources is None else sources
+    statuses: list[SourceReport] = []
+    market: MarketSnapshot | None = None
+    recession: Quote | None = None
+    if plan.market is not None and store is not None:
+        ledger = _Ledger(store, _Scrubber(settings), now)
+        executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="import-market")
+        try:
+            started = time.monotonic()
+            odds_future = None if plan.recession is None else executor.submit(plan.recession.fetch, settings, now)
+            market_future = executor.submit(plan.market.fetch, settings, now, _market_underlyings(fetches))
+            market, report = _market_outcome(plan.market, market_future, started + plan.market.timeout_s, ledger)
+            statuses.append(report)
+            if plan.recession is not None and odds_future is not None:
+                recession, odds_report = _recession_outcome(
+                    plan.recession, odds_future, started + plan.recession.timeout_s, ledger
+                )
+                statuses.append(odds_report)
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+    elif store is not None:
+        notes: list[str] = []
+        ledger = _Ledger(store, _Scrubber(settings), now)
+        market = ledger.last_market(MARKET_DATA_SOURCE, notes)
+        if market is not None:
+            recession = market.recession_prob
+            off = "market data is off (MARKET_DATA_ENABLED is not set): the last stored live snapshot is used"
+            statuses.append(
+                SourceReport(
+                    source=MARKET_DATA_SOURCE,
+                    state=SourceState.STALE,
+                    as_of=market.as_of,
+                    stale_since=market.as_of,
+                    error=off,
+                    notes=tuple(notes),
+                )
+            )
+    if market is None and not any(r.source == MARKET_DATA_SOURCE for r in statuses):
+        statuses.append(SourceReport(source=MARKET_DATA_SOURCE, state=SourceState.FAILED, error=MARKET_OFF_NOTE))
+    return Refresh(
+        fetches=tuple(fetches),
+        market=_merge_market(now, fetches, market, recession),
+        statuses=tuple(statuses),
+        as_of=now,
+        demo=any(fetch.demo for fetch in fetches),
     )

@@ -148,15 +148,19 @@ def _gamma(run: Run, intent: Intent) -> str:
     return "\n".join(lines)
 
 
+def _greeks(row: Mapping[str, Any], gamma_decimals: int = 3) -> str:
+    """`delta …, gamma …, theta …, vega …` of a position row or a totals row, each with its unit."""
+    return (
+        f"delta {fmt(row['beta_weighted_delta_spx_shares'], 'SPX sh')}, gamma "
+        f"{fmt(row['beta_weighted_gamma_spx_deltas_per_point'], 'SPX deltas/pt', gamma_decimals)}, theta "
+        f"{fmt(row['theta_usd_per_day'], '$/day')}, vega {fmt(row['vega_usd_per_vol_point'], '$/vol pt')}"
+    )
+
+
 def _position_line(p: Mapping[str, Any]) -> str:
     expiry = "" if p["expiry"] is None else f", expires {_q(p['expiry'][:10])}"
     dte = "" if p["dte_days"] is None else f" ({fmt(p['dte_days'], 'DTE', 0)})"
-    return (
-        f"- {_q(p['symbol'])} in {_q(p['account'])}: quantity {fmt(p['quantity'], '', 0)}{expiry}{dte}; "
-        f"delta {fmt(p['beta_weighted_delta_spx_shares'], 'SPX sh')}, gamma "
-        f"{fmt(p['beta_weighted_gamma_spx_deltas_per_point'], 'SPX deltas/pt', 3)}, theta "
-        f"{fmt(p['theta_usd_per_day'], '$/day')}, vega {fmt(p['vega_usd_per_vol_point'], '$/vol pt')}"
-    )
+    return f"- {_q(p['symbol'])} in {_q(p['account'])}: quantity {fmt(p['quantity'], '', 0)}{expiry}{dte}; {_greeks(p)}"
 
 
 def _theta_vega(run: Run, intent: Intent) -> str:
@@ -206,13 +210,9 @@ def _biggest(run: Run, intent: Intent) -> str:
 def _expiring(run: Run, intent: Intent) -> str:
     days = intent.days if intent.days is not None else 7
     r = run.call("get_positions", {"expiring_within_days": days, "limit": 20})
-    t = r["totals"]
     head = (
         f"**Positions expiring within {fmt(r['filters']['expiring_within_days'], 'days', 0)}**: "
-        f"{fmt(r['matching_count'], '', 0)} matching; together delta "
-        f"{fmt(t['beta_weighted_delta_spx_shares'], 'SPX sh')}, "
-        f"gamma {fmt(t['beta_weighted_gamma_spx_deltas_per_point'], 'SPX deltas/pt')}, theta "
-        f"{fmt(t['theta_usd_per_day'], '$/day')}, vega {fmt(t['vega_usd_per_vol_point'], '$/vol pt')}."
+        f"{fmt(r['matching_count'], '', 0)} matching; together {_greeks(r['totals'], gamma_decimals=2)}."
     )
     return "\n".join([head, "", *(_position_line(p) for p in r["positions"][:10])])
 
@@ -221,12 +221,8 @@ def _underlying(run: Run, intent: Intent) -> str:
     assert intent.underlying is not None
     r = run.call("get_positions", {"underlying": intent.underlying, "limit": 20})
     iv = run.call("get_iv_analysis", {"underlying": intent.underlying})
-    t = r["totals"]
     lines = [
-        f"**{_q(intent.underlying)} exposure**: {fmt(r['matching_count'], 'positions', 0)}; delta "
-        f"{fmt(t['beta_weighted_delta_spx_shares'], 'SPX sh')}, gamma "
-        f"{fmt(t['beta_weighted_gamma_spx_deltas_per_point'], 'SPX deltas/pt', 3)}, "
-        f"theta {fmt(t['theta_usd_per_day'], '$/day')}, vega {fmt(t['vega_usd_per_vol_point'], '$/vol pt')}.",
+        f"**{_q(intent.underlying)} exposure**: {fmt(r['matching_count'], 'positions', 0)}; {_greeks(r['totals'])}.",
         "",
         *(_position_line(p) for p in r["positions"][:10]),
     ]

@@ -8,6 +8,8 @@ analyst's answer with the reason said. It computes no figure itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import importlib
 import json
 import logging
@@ -245,13 +247,20 @@ class AssistantRun:
     ) -> None:
         self.question = question
         self._ctx = ctx
-        self._client = client
-        self._tools = tuple(tools)
-        self._system_prompt = system_prompt
         self._limits = limits
         self._fallback = fallback
-        self._history = tuple(history)
-        self._stream = stream
+        # The loop's whole input but the two callbacks, which belong to the iteration that runs it.
+        self._loop = functools.partial(
+            run_tool_loop,
+            question,
+            ctx,
+            client=client,
+            tools=tuple(tools),
+            system_prompt=system_prompt,
+            limits=limits,
+            history=tuple(history),
+            stream=stream,
+        )
         self.tool_calls: list[ToolCallRecord] = []
         self.fell_back = False
         self.reason: str | None = None
@@ -276,15 +285,7 @@ class AssistantRun:
             task = asyncio.current_task()
             assert task is not None  # a coroutine run by run_until_complete always has its task
             task_box.append(task)
-            outcome = await run_tool_loop(
-                self.question,
-                self._ctx,
-                client=self._client,
-                tools=self._tools,
-                system_prompt=self._system_prompt,
-                limits=self._limits,
-                history=self._history,
-                stream=self._stream,
+            outcome = await self._loop(
                 on_text=lambda piece: events.put(("text", piece)),
                 on_tool_call=lambda record: events.put(("tool", record)),
             )
@@ -326,7 +327,10 @@ class AssistantRun:
                     break
         finally:
             if worker.is_alive() and task_box:
-                loop.call_soon_threadsafe(task_box[0].cancel)
+                # The worker may finish and close its loop between the check and the call: then there is
+                # nothing left to cancel (seen as a flaky "Event loop is closed" in tests/agent_tools).
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(task_box[0].cancel)
         if failure is not None:
             yield from self._fall_back(failure)
 

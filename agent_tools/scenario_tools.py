@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from pydantic import Field
 
 from adapters.market_history import load_spx_vix_closes
 from agent_tools.registry import ToolArgs, ToolArgumentError, ToolContext, ToolSpec
-from agent_tools.scenario_json import replay_json
+from agent_tools.scenario_json import replay_json, var_estimate_json
 from agent_tools.serialize import finite_or_none
 from models.account import AccountValues
 from models.positions import UnifiedPosition
@@ -201,21 +201,19 @@ class GetVarArgs(ToolArgs):
     vol_rule: VolRule = Field(default=VolRule.STICKY_STRIKE, description="how the IV change spreads over expiries")
 
 
+# get_var speaks the tools' unit-suffixed names; the same fields carry short names in `riskdash var --json`.
+_VAR_TOOL_KEYS: Final = {
+    "var95": "var95_usd",
+    "var99": "var99_usd",
+    "es95": "es95_usd",
+    "es99": "es99_usd",
+    "window": "window_days",
+    "as_of": "market_data_as_of",
+}
+
+
 def _estimate_json(estimate: VarEstimate) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "var95_usd": estimate.var95_usd,
-        "var99_usd": estimate.var99_usd,
-        "es95_usd": estimate.es95_usd,
-        "es99_usd": estimate.es99_usd,
-        "window_days": estimate.window_days,
-        "window_start": estimate.window_start.isoformat(),
-        "market_data_as_of": estimate.as_of.isoformat(),
-        "horizon_days": estimate.horizon_days,
-        "note": estimate.note,
-    }
-    if estimate.paths is not None:
-        payload |= {"paths": estimate.paths, "seed": estimate.seed}
-    return payload
+    return {_VAR_TOOL_KEYS.get(key, key): value for key, value in var_estimate_json(estimate).items()}
 
 
 def get_var(context: ToolContext, args: GetVarArgs) -> dict[str, Any]:

@@ -6,13 +6,10 @@ Run: python bench/bench_pipeline.py        (prints a table; targets: pipeline < 
 from __future__ import annotations
 
 import functools
-import statistics
-import time
-import tracemalloc
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import numpy as np
+from _common import best_ms, peak_mb
 
 from adapters.demo import load_demo_book, load_demo_snapshot
 from config.risk_matrix import load_risk_matrix
@@ -21,23 +18,6 @@ from risk_engine.greeks import compute_greeks
 from risk_engine.report import build_risk_report
 
 TARGET_MS = {200: 50.0, 2000: 200.0}
-
-
-def _best_ms(run: Callable[[], object], repeats: int) -> tuple[float, float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) * 1e3)
-    return min(times), statistics.median(times)
-
-
-def _peak_mb(run: Callable[[], object]) -> float:
-    tracemalloc.start()
-    run()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak / 2**20
 
 
 def _synthetic_book(demo: list[UnifiedPosition], n: int) -> list[UnifiedPosition]:
@@ -62,8 +42,8 @@ def main() -> None:
             rng.uniform(0.1, 0.8, n),
         )
         run = functools.partial(compute_greeks, *args)
-        best, median = _best_ms(run, 7 if n < 1_000_000 else 3)
-        peak = _peak_mb(run)
+        best, median, _ = best_ms(run, 7 if n < 1_000_000 else 3)
+        peak = peak_mb(run)
         print(f"{n:>10,} {best:>10.2f} {median:>10.2f} {n / best * 1e3:>14,.0f} {peak:>9.1f}")
 
     now = datetime.now(UTC)
@@ -74,9 +54,9 @@ def main() -> None:
     print("pipeline: to_arrays + Greeks (American where listed) + aggregation + regime + limits")
     print(f"{'positions':>10} {'best ms':>10} {'median ms':>10} {'target ms':>10} {'peak MB':>9}  verdict")
     for n in (200, 2000):
-        run = functools.partial(build_risk_report, _synthetic_book(demo, n), snapshot, matrix, now)
-        best, median = _best_ms(run, 15)
-        peak = _peak_mb(run)
+        pipeline = functools.partial(build_risk_report, _synthetic_book(demo, n), snapshot, matrix, now)
+        best, median, _ = best_ms(pipeline, 15)
+        peak = peak_mb(pipeline)
         verdict = "ok" if median < TARGET_MS[n] else "SLOW"
         print(f"{n:>10,} {best:>10.2f} {median:>10.2f} {TARGET_MS[n]:>10.0f} {peak:>9.1f}  {verdict}")
 

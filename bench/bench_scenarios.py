@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import functools
-import statistics
-import time
-import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime
+
+from _common import best_ms, peak_mb
 
 from adapters.demo import load_demo_book, load_demo_snapshot
 from adapters.market_history import load_spx_vix_closes
@@ -23,25 +22,6 @@ from risk_engine.stress import stress_grid
 from risk_engine.var import historical_var, monte_carlo_var
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
-
-
-def _best_ms(run: Callable[[], object], repeats: int) -> tuple[float, float, float]:
-    """Best and median wall-clock ms, and the CPU ms (all threads) of the best round."""
-    times = []
-    for _ in range(repeats):
-        start, cpu = time.perf_counter(), time.process_time()
-        run()
-        times.append(((time.perf_counter() - start) * 1e3, (time.process_time() - cpu) * 1e3))
-    best = min(times)
-    return best[0], statistics.median(t[0] for t in times), best[1]
-
-
-def _peak_mb(run: Callable[[], object]) -> float:
-    tracemalloc.start()
-    run()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak / 2**20
 
 
 def _book(n: int, american: bool) -> PositionArrays:
@@ -85,8 +65,8 @@ def main() -> None:
             p = _book(n, american)
             repeats = 1 if american else args.repeats
             case = functools.partial(run, p)
-            best, median, cpu = _best_ms(case, repeats)
-            peak = _peak_mb(case)
+            best, median, cpu = best_ms(case, repeats)
+            peak = peak_mb(case)
             options = int((p.is_option & p.priced).sum())
             print(
                 f"{name:<30} {book_name:<22} {n:>9} {options:>8} {best:>9.1f} {median:>10.1f} {cpu:>8.1f} "

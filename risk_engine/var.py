@@ -146,6 +146,54 @@ def tail_losses(pnl_usd: FloatArray) -> tuple[float, float, float, float]:
     )
 
 
+def _revalued_losses(
+    p: PositionArrays,
+    spot_shocks: FloatArray,
+    vol_shocks: FloatArray,
+    horizon_days: float,
+    beta_weighted: bool,
+    vol_rule: VolRule,
+) -> tuple[float, float, float, float]:
+    """(VaR95, VaR99, ES95, ES99) in USD of the book revalued in full on each (spot, vol) shock pair."""
+    pnl = revalue_paths(
+        p,
+        spot_shocks=spot_shocks,
+        vol_shocks=vol_shocks,
+        horizons_days=np.array([horizon_days]),
+        beta_weighted=beta_weighted,
+        vol_rule=vol_rule,
+    )
+    return tail_losses(pnl)
+
+
+def _estimate(
+    method: str,
+    losses: tuple[float, float, float, float],
+    window: FactorWindow,
+    horizon_days: float,
+    note: str,
+    *,
+    paths: int | None = None,
+    seed: int | None = None,
+) -> VarEstimate:
+    """The VarEstimate of `losses` = (VaR95, VaR99, ES95, ES99) in USD over `window`."""
+    var95, var99, es95, es99 = losses
+    return VarEstimate(
+        method=method,
+        var95_usd=var95,
+        var99_usd=var99,
+        es95_usd=es95,
+        es99_usd=es99,
+        horizon_days=horizon_days,
+        window_days=window.index_moves.size,
+        window_start=window.start,
+        as_of=window.end,
+        paths=paths,
+        seed=seed,
+        note=note,
+    )
+
+
 def historical_var(
     p: PositionArrays,
     history: CloseHistory,
@@ -168,28 +216,13 @@ def historical_var(
         vol_rule: How the vol shock spreads over expiries.
     """
     window = factor_window(history, window_days, end)
-    pnl = revalue_paths(
-        p,
-        spot_shocks=window.index_moves,
-        vol_shocks=window.vix_changes,
-        horizons_days=np.array([horizon_days]),
-        beta_weighted=beta_weighted,
-        vol_rule=vol_rule,
-    )
-    var95, var99, es95, es99 = tail_losses(pnl)
-    return VarEstimate(
-        method="historical",
-        var95_usd=var95,
-        var99_usd=var99,
-        es95_usd=es95,
-        es99_usd=es99,
-        horizon_days=horizon_days,
-        window_days=window_days,
-        window_start=window.start,
-        as_of=window.end,
-        paths=None,
-        seed=None,
-        note="full revaluation under each day's real S&P 500 return (× beta) and relative VIX change",
+    losses = _revalued_losses(p, window.index_moves, window.vix_changes, horizon_days, beta_weighted, vol_rule)
+    return _estimate(
+        "historical",
+        losses,
+        window,
+        horizon_days,
+        "full revaluation under each day's real S&P 500 return (× beta) and relative VIX change",
     )
 
 
@@ -277,20 +310,7 @@ def parametric_var(
         grid = cornish_fisher_quantile(np.linspace(1e-6, 0.05, 512), mean, std, skew, kurt)
         if np.any(np.diff(grid) < 0.0):
             note += f"; warning: the expansion is not monotone in the tail (skew {skew:.2f}, kurtosis {kurt:.2f})"
-    return VarEstimate(
-        method="parametric",
-        var95_usd=var95,
-        var99_usd=var99,
-        es95_usd=es95,
-        es99_usd=es99,
-        horizon_days=horizon_days,
-        window_days=window_days,
-        window_start=window.start,
-        as_of=window.end,
-        paths=None,
-        seed=None,
-        note=note,
-    )
+    return _estimate("parametric", (var95, var99, es95, es99), window, horizon_days, note)
 
 
 def monte_carlo_var(
@@ -329,26 +349,13 @@ def monte_carlo_var(
     factor = np.linalg.cholesky(np.cov(log_moves))
     draws = np.random.default_rng(seed).standard_normal((paths, 2)) @ factor.T
     shocks = np.expm1(draws)
-    pnl = revalue_paths(
-        p,
-        spot_shocks=shocks[:, 0],
-        vol_shocks=shocks[:, 1],
-        horizons_days=np.array([horizon_days]),
-        beta_weighted=beta_weighted,
-        vol_rule=vol_rule,
-    )
-    var95, var99, es95, es99 = tail_losses(pnl)
-    return VarEstimate(
-        method="monte_carlo",
-        var95_usd=var95,
-        var99_usd=var99,
-        es95_usd=es95,
-        es99_usd=es99,
-        horizon_days=horizon_days,
-        window_days=window_days,
-        window_start=window.start,
-        as_of=window.end,
+    losses = _revalued_losses(p, shocks[:, 0], shocks[:, 1], horizon_days, beta_weighted, vol_rule)
+    return _estimate(
+        "monte_carlo",
+        losses,
+        window,
+        horizon_days,
+        "full revaluation on correlated lognormal SPX/VIX daily moves (window covariance, zero mean)",
         paths=paths,
         seed=seed,
-        note="full revaluation on correlated lognormal SPX/VIX daily moves (window covariance, zero mean)",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+import re
 from datetime import UTC, date, datetime
 from types import ModuleType
 from typing import Any
@@ -21,6 +22,7 @@ from adapters.ibkr_translate import (
     broker_greeks,
     clean_ib_number,
     greeks_complete,
+    occ_match_terms,
     row_id,
     to_position,
 )
@@ -309,3 +311,24 @@ def test_account_summary_becomes_account_values(lib: ModuleType) -> None:
 @LIBRARIES
 def test_base_currency_row_alone_gives_no_account_values(lib: ModuleType) -> None:
     assert account_values(load_repr(lib, "ib_insync_account_value_base_2019-12-31.txt"), AS_OF) == []
+
+
+_OCC_SHAPE = re.compile(r"(?P<root>[A-Z]+) *(?P<ymd>\d{6})(?P<right>[CP])(?P<strike>\d{8})")
+
+
+@pytest.mark.parametrize(
+    ("symbol", "terms"),
+    [
+        ("SPX   200117P03205000", ("SPX", date(2020, 1, 17), Right.PUT, 3205.0)),
+        ("SPY   250117C00440500", ("SPY", date(2025, 1, 17), Right.CALL, 440.5)),
+        ("SPY   250230C00440000", None),
+    ],
+    ids=["spx-put", "half-dollar-strike", "30-february"],
+)
+def test_occ_match_terms_reads_the_occ_fields_and_refuses_impossible_dates(
+    symbol: str, terms: tuple[str, date, Right, float] | None
+) -> None:
+    # OCC symbology: YYMMDD expiry, C/P, strike in thousandths of a dollar over eight digits.
+    match = _OCC_SHAPE.fullmatch(symbol)
+    assert match is not None
+    assert occ_match_terms(match) == terms

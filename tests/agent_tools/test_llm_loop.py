@@ -93,12 +93,13 @@ def _run(
     stream: bool = False,
     question: str = QUESTION,
     history: tuple[dict[str, str], ...] = (),
+    tools: tuple[ToolSpec[Any], ...] = TOOLS,
 ) -> tuple[AssistantRun, list[str]]:
     run = AssistantRun(
         question,
         ctx,
         client=LLMClient(endpoint_for(server)),
-        tools=TOOLS,
+        tools=tools,
         system_prompt=SYSTEM_PROMPT,
         limits=limits or LoopLimits(max_steps=6, max_tokens=1200, timeout_s=5.0),
         fallback=offline,
@@ -340,17 +341,7 @@ def test_a_failing_tool_is_reported_to_the_model_not_raised(server: ChatServer, 
 
     tools = (ToolSpec("book_totals", "broken on purpose", _NoArgs, broken),)
     server.reply(llm_reply("tool_call_book_totals.json"), llm_reply("answer_plain.json"))
-    run = AssistantRun(
-        QUESTION,
-        ctx,
-        client=LLMClient(endpoint_for(server)),
-        tools=tools,
-        system_prompt=SYSTEM_PROMPT,
-        limits=LoopLimits(timeout_s=5.0),
-        fallback=offline,
-        stream=False,
-    )
-    list(run)
+    run, _ = _run(server, ctx, tools=tools)
     assert [r.error for r in run.tool_calls] == ["book_totals failed: KeyError: 'theta'"]
     assert not run.fell_back
 

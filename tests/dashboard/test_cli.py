@@ -15,20 +15,22 @@ from dashboard.cli import main
 FROZEN = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # a Monday, 10:00 New York
 
 
-def _run(*argv: str) -> tuple[int, str, str]:
+def run_cli(*argv: str, now: datetime = FROZEN) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of `riskdash ARGV` at `now`; the other test_cli_*.py files use it too."""
     out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out=out, err=err, now=FROZEN)
+    code = main(list(argv), out=out, err=err, now=now)
     return code, out.getvalue(), err.getvalue()
 
 
-def _json(*argv: str) -> Any:
-    code, out, err = _run(*argv, "--json")
+def cli_json(*argv: str) -> Any:
+    """The parsed stdout of `riskdash ARGV --json`, which must exit 0."""
+    code, out, err = run_cli(*argv, "--json")
     assert code == 0, err
     return json.loads(out)
 
 
 def test_regime_from_explicit_inputs_names_the_deciding_clause() -> None:
-    payload = _json("regime", "--vix", "24.1", "--vix3m", "23.0", "--vvix", "120", "--recession-prob", "0.18")
+    payload = cli_json("regime", "--vix", "24.1", "--vix3m", "23.0", "--vvix", "120", "--recession-prob", "0.18")
     assert payload["regime"] == "high_volatility"
     assert payload["decided_by"] == "VIX > 22"
     assert payload["missing_inputs"] == []
@@ -37,14 +39,14 @@ def test_regime_from_explicit_inputs_names_the_deciding_clause() -> None:
 
 
 def test_regime_without_optional_inputs_lists_them_missing() -> None:
-    payload = _json("regime", "--vix", "18", "--vix3m", "19")
+    payload = cli_json("regime", "--vix", "18", "--vix3m", "19")
     assert payload["regime"] == "neutral_volatility"
     assert payload["inputs"]["vvix"] is None
     assert payload["inputs"]["recession_prob"] is None
 
 
 def test_regime_on_a_real_day_uses_the_shipped_cboe_closes() -> None:
-    payload = _json("regime", "--date", "2020-03-16")
+    payload = cli_json("regime", "--date", "2020-03-16")
     # CBOE closes on 2020-03-16: VIX 82.69 (record), VIX3M 67.70, VVIX 207.59 (shared/realdata/NOTES.md).
     assert (payload["inputs"]["vix"], payload["inputs"]["vix3m"], payload["inputs"]["vvix"]) == (82.69, 67.70, 207.59)
     assert payload["regime"] == "crisis_mode"
@@ -52,14 +54,14 @@ def test_regime_on_a_real_day_uses_the_shipped_cboe_closes() -> None:
 
 
 def test_regime_on_a_weekend_fails_naming_the_nearest_trading_days() -> None:
-    code, _, err = _run("regime", "--date", "2020-03-14")
+    code, _, err = run_cli("regime", "--date", "2020-03-14")
     assert code == 1
     assert "2020-03-13" in err
     assert "2020-03-16" in err
 
 
 def test_regime_history_csv_has_one_row_per_trading_day() -> None:
-    code, out, _ = _run("regime", "--history", "--from", "2020-03-09", "--to", "2020-03-20", "--csv")
+    code, out, _ = run_cli("regime", "--history", "--from", "2020-03-09", "--to", "2020-03-20", "--csv")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert list(rows[0]) == ["date", "vix", "vix3m", "vvix", "term_structure", "regime"]
@@ -70,13 +72,13 @@ def test_regime_history_csv_has_one_row_per_trading_day() -> None:
 
 
 def test_history_without_csv_is_a_usage_error() -> None:
-    code, _, err = _run("regime", "--history")
+    code, _, err = run_cli("regime", "--history")
     assert code == 2
     assert "--csv" in err
 
 
 def test_summary_json_follows_the_documented_contract() -> None:
-    payload = _json("summary")
+    payload = cli_json("summary")
     assert payload["demo"] is True
     assert datetime.fromisoformat(payload["as_of"]) == FROZEN
     assert {"regime", "inputs", "decided_by", "missing_inputs"} <= set(payload["regime"])
@@ -100,7 +102,7 @@ def test_summary_json_follows_the_documented_contract() -> None:
 
 
 def test_summary_text_is_labelled_demo_and_carries_units() -> None:
-    code, out, _ = _run("summary")
+    code, out, _ = run_cli("summary")
     assert code == 0
     assert out.startswith("DEMO BOOK")
     for unit in ("SPX deltas", "$/day", "$/vol pt"):

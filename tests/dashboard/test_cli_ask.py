@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
-from datetime import UTC, datetime
 from typing import Any
 
-from dashboard.cli import main
-
-FROZEN = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
-
-
-def _run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out=out, err=err, now=FROZEN)
-    return code, out.getvalue(), err.getvalue()
+from tests.dashboard.test_cli import FROZEN, run_cli
 
 
 def _json(*argv: str) -> tuple[int, Any]:
-    code, out, _ = _run("ask", *argv, "--json")
+    code, out, _ = run_cli("ask", *argv, "--json")
     return code, json.loads(out)
 
 
@@ -37,7 +27,7 @@ def test_ask_json_has_the_documented_keys_and_the_limits_tool_result() -> None:
 
 
 def test_ask_text_prints_the_markdown_answer_naming_its_tools() -> None:
-    code, out, _ = _run("ask", "what is the regime and why")
+    code, out, _ = run_cli("ask", "what is the regime and why")
     assert code == 0
     assert "neutral_volatility" in out
     assert "`get_market_regime`" in out

@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import io
-import json
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pytest
 
-from dashboard.cli import main
-
-FROZEN = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # a Monday, 10:00 New York
-
-
-def _run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out=out, err=err, now=FROZEN)
-    return code, out.getvalue(), err.getvalue()
-
-
-def _json(*argv: str) -> Any:
-    code, out, err = _run(*argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
+from tests.dashboard.test_cli import FROZEN, cli_json, run_cli
 
 
 @pytest.fixture(scope="module")
 def stress() -> Any:
-    return _json("stress", "--date", "2025-04-04")
+    return cli_json("stress", "--date", "2025-04-04")
 
 
 def test_stress_json_has_the_documented_shapes(stress: Any) -> None:
@@ -62,7 +45,7 @@ def test_stress_json_replays_are_the_crash_days_plus_the_users(stress: Any) -> N
 
 
 def test_stress_text_shows_the_worst_cell_and_the_replays() -> None:
-    code, out, _ = _run("stress")
+    code, out, _ = run_cli("stress")
     assert code == 0
     assert "Worst cell" in out
     assert "1987-10-19" in out
@@ -70,14 +53,14 @@ def test_stress_text_shows_the_worst_cell_and_the_replays() -> None:
 
 
 def test_stress_on_a_weekend_fails_naming_the_nearest_days() -> None:
-    code, _, err = _run("stress", "--date", "2024-08-04")
+    code, _, err = run_cli("stress", "--date", "2024-08-04")
     assert code == 1
     assert "2024-08-02" in err
     assert "2024-08-05" in err
 
 
 def test_var_json_has_three_methods_with_window_or_paths() -> None:
-    payload = _json("var", "--window", "250", "--paths", "500", "--seed", "9")
+    payload = cli_json("var", "--window", "250", "--paths", "500", "--seed", "9")
     for method in ("historical", "parametric", "monte_carlo"):
         e = payload[method]
         assert set(e) >= {"var95", "var99", "es95", "es99", "window", "as_of"}
@@ -91,13 +74,13 @@ def test_var_json_has_three_methods_with_window_or_paths() -> None:
 
 
 def test_var_text_lists_the_methods() -> None:
-    code, out, _ = _run("var", "--window", "120", "--paths", "200")
+    code, out, _ = run_cli("var", "--window", "120", "--paths", "200")
     assert code == 0
     for method in ("historical", "parametric", "monte_carlo"):
         assert method in out
 
 
 def test_var_with_too_short_a_window_fails() -> None:
-    code, _, err = _run("var", "--window", "10")
+    code, _, err = run_cli("var", "--window", "10")
     assert code == 1
     assert "window_days" in err

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import datetime
 
-from dashboard.cli import main
 from dashboard.cli_whatif import EXIT_FAIL
 from models.conventions import NEW_YORK
+from tests.dashboard.test_cli import run_cli
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=NEW_YORK)
 
 
 def _run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["whatif", *argv], out, err, NOW)
-    return code, out.getvalue(), err.getvalue()
+    return run_cli("whatif", *argv, now=NOW)
 
 
 def test_json_has_every_limit_before_and_after() -> None:

@@ -9,12 +9,12 @@ import pytest
 from adapters.demo import load_demo_book, load_demo_snapshot
 from config.risk_matrix import load_risk_matrix
 from models.conventions import NEW_YORK
-from models.market import Beta, BetaSource, MarketSnapshot, Quote, UnderlyingMarket
-from models.positions import InstrumentKind, Right, Source, UnifiedPosition
+from models.positions import Right, Source, UnifiedPosition
 from models.trade import TradeLeg
 from risk_engine.limits import LimitStatus
 from risk_engine.report import build_risk_report
 from risk_engine.whatif import Verdict, legs_to_positions, what_if
+from tests.books import high_vol_snapshot, spy_shares
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=NEW_YORK)
 MATRIX = load_risk_matrix()
@@ -68,39 +68,16 @@ def test_closing_every_short_option_cures_vega_but_fails_on_theta() -> None:
     assert any(r.startswith("min_daily_theta: would breach") for r in result.reasons)
 
 
-def _quote(value: float) -> Quote:
-    return Quote(value=value, source="test", as_of=NOW)
-
-
 def test_closing_the_breaching_position_cures_the_breach() -> None:
     # VIX 26 = high_volatility, whose delta limit is 100 SPX deltas; 2,000 SPY shares at β 1 are 2,000 × 600 / 6,000
     # = 200 SPX deltas: a breach at 200 %.
-    snapshot = MarketSnapshot(
-        vix=_quote(26.0),
-        vix3m=_quote(25.0),
-        vvix=_quote(110.0),
-        spx=_quote(6000.0),
-        risk_free_rate=_quote(0.04),
-        underlyings={
-            "SPY": UnderlyingMarket(spot=_quote(600.0), beta=Beta(value=1.0, source=BetaSource.BROKER, as_of=NOW))
-        },
-        as_of=NOW,
-    )
-    shares = UnifiedPosition(
-        source=Source.DEMO,
-        broker="IBKR",
-        account="T1",
-        symbol="SPY",
-        kind=InstrumentKind.STOCK,
-        underlying="SPY",
-        quantity=2000.0,
-        multiplier=1.0,
-        as_of=NOW,
-    )
+    snapshot = high_vol_snapshot(NOW)
+    shares = spy_shares(2000.0, NOW)
     result = what_if([shares], [TradeLeg(underlying="SPY", quantity=-1500)], snapshot, MATRIX, NOW)
     delta = {c.name: c for c in result.changes}["max_beta_delta"]
     assert result.before.regime.limits_regime == "high_volatility"
-    assert (delta.value_before, delta.limit_before) == (pytest.approx(200.0), 100.0)
+    assert delta.value_before == pytest.approx(200.0)
+    assert delta.limit_before == 100.0
     assert delta.value_after == pytest.approx(50.0)
     assert (delta.status_before, delta.status_after) == (LimitStatus.BREACH, LimitStatus.OK)
     # Shares earn no theta and high_volatility asks for income: that breach stays, so the trade improves, no more.
