@@ -30,7 +30,9 @@ __all__ = [
     "broadcast_option_inputs",
     "compute_greeks",
     "european_greeks",
+    "not_computed",
     "run_in_blocks",
+    "wanted_greeks",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -86,7 +88,7 @@ class Greeks:
     theta per calendar day (instantaneous, −∂V/∂T / 365); rho per 1 % rate (dividend yield held fixed;
     Black-76 holds the futures price fixed). Second order, for scenario work: vanna = change of delta per
     vol point; charm = change of delta per calendar day; vomma = change of vega (per vol point) per vol point.
-    A Greek left out of a `greeks=` subset is NaN (not computed), never a stale or zero value.
+    A Greek left out of a `greeks=` subset is NaN (not computed; a read-only array), never a stale or zero value.
     """
 
     price: FloatArray
@@ -114,18 +116,18 @@ def _european_block(
     """Writes the wanted Greeks (the keys of `out`) of 1-D inputs into `out`, in riskdash units."""
     omega = np.asarray(2.0 * call - 1.0, dtype=np.float64)  # +1 call, −1 put
     t_live = np.maximum(t, 0.0)
-    sqrt_t = np.sqrt(t_live)
-    width = v * sqrt_t
-    r_t = r * t_live
-    df_r = np.exp(-r_t)
-    df_q = np.exp(b * t_live - r_t)
-    forward_value = s * df_q  # S·e^{-qT}: present value of receiving the underlying at expiry
-    strike_value = k * df_r  # K·e^{-rT}
-    live = (width > _MIN_WIDTH) & (t_live > _MIN_T)
-    all_live = bool(live.all())
-    # Rows that are not live compute garbage here (0/0, log of a zero spot): the deterministic values below
-    # replace every one of their outputs.
+    # Rows that are not live compute garbage here (0/0, log of a zero spot, inf - inf at an infinite expiry): the
+    # deterministic values or NaN below replace every one of their outputs.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        sqrt_t = np.sqrt(t_live)
+        width = v * sqrt_t
+        r_t = r * t_live
+        df_r = np.exp(-r_t)
+        df_q = np.exp(b * t_live - r_t)
+        forward_value = s * df_q  # S·e^{-qT}: present value of receiving the underlying at expiry
+        strike_value = k * df_r  # K·e^{-rT}
+        live = (width > _MIN_WIDTH) & (t_live > _MIN_T) & (t_live < np.inf)
+        all_live = bool(live.all())
         d1 = (np.log(s / k) + (b + 0.5 * v * v) * t_live) / width
         d2 = np.clip(d1 - width, -_D_MAX, _D_MAX)
         np.clip(d1, -_D_MAX, _D_MAX, out=d1)
@@ -162,7 +164,8 @@ def _european_block(
         dead = ~live
         # Expired rows (any vol) and zero-vol rows take their deterministic value; a missing or negative input
         # on a row that is not live gives NaN, never a made-up intrinsic value.
-        known = np.isfinite(s) & np.isfinite(k) & np.isfinite(r) & np.isfinite(b) & ~np.isnan(t)
+        # An infinite expiry has no finite value to speak of (0, S or K depending on rates): NaN, like a missing one.
+        known = np.isfinite(s) & np.isfinite(k) & np.isfinite(r) & np.isfinite(b) & ~np.isnan(t) & (t < np.inf)
         with np.errstate(invalid="ignore"):
             settled = dead & known & ((t <= 0.0) | (v >= 0.0))
         _deterministic_limit(settled, omega, t, r, b, df_q, forward_value, strike_value, t_live, values)
@@ -271,7 +274,7 @@ def european_greeks(
         >>> round(float(g.price), 2), round(float(g.delta), 4)
         (4.76, 0.7791)
     """
-    wanted = _wanted(greeks)
+    wanted = wanted_greeks(greeks)
     arrays = broadcast_option_inputs(is_call, spot, strike, t_years, rate, carry, vol, rho_holds_forward)
     shape = arrays[0].shape
     # 1-D (possibly stride-0 broadcast) views slice without copying; other shapes flatten once.
@@ -284,10 +287,18 @@ def european_greeks(
         _european_block(call, s, k, t, r, b, v, hold_f, {name: value[part] for name, value in out.items()})
 
     run_in_blocks(kernel, n)
-    return Greeks(**{name: out[name].reshape(shape) if name in out else np.full(shape, np.nan) for name in GREEK_NAMES})
+    return Greeks(**{name: out[name].reshape(shape) if name in out else not_computed(shape) for name in GREEK_NAMES})
 
 
-def _wanted(greeks: Collection[GreekName] | None) -> tuple[GreekName, ...]:
+def not_computed(shape: tuple[int, ...]) -> FloatArray:
+    """NaN of the given shape for a Greek left out of a subset: a read-only view that allocates nothing.
+
+    Filling a fresh array costs more than computing a Greek (first-touch page faults, ~2 ms per 1e6 values here).
+    """
+    return np.broadcast_to(np.float64(np.nan), shape)
+
+
+def wanted_greeks(greeks: Collection[GreekName] | None) -> tuple[GreekName, ...]:
     """The Greeks to compute, in GREEK_NAMES order, price always included; rejects unknown names."""
     if greeks is None:
         return GREEK_NAMES
@@ -330,8 +341,9 @@ def compute_greeks(
         div_yield: Continuous dividend yield, decimal (ignored by Black-76 rows).
         vol: Implied volatility, decimal.
         model: "bsm", "black76", or a boolean array that is True on Black-76 rows (a mixed book in one call).
-        american: True (scalar or per element) for American exercise.
-        greeks: Names of the Greeks to compute (default all nine); the others come back NaN.
+        american: True (scalar or per element) for American exercise (risk_engine.american).
+        greeks: Names of the Greeks to compute (default all nine); the others come back NaN. On American rows a
+            subset also saves work: rho, vega and vanna/vomma each cost a re-solve of the exercise boundary.
 
     Example:
         The golden textbook put (QuantLib, shared/golden row G01995: 6.209049, delta −0.426940):
@@ -345,13 +357,15 @@ def compute_greeks(
     result = european_greeks(is_call, spot, strike, t_years, r, carry, vol, rho_holds_forward=is_black76, greeks=greeks)
     if not np.any(american):
         return result
-    return _with_american(result, american, is_call, spot, strike, t_years, r, carry, vol, is_black76)
+    inputs = (is_call, spot, strike, t_years, r, carry, vol, is_black76)
+    return _with_american(result, american, inputs, greeks)
 
 
 def _with_american(
     european: Greeks,
     american: bool | npt.ArrayLike,
-    *inputs: npt.ArrayLike,
+    inputs: tuple[npt.ArrayLike, ...],
+    greeks: Collection[GreekName] | None,
 ) -> Greeks:
     """`european` with the American rows replaced by the American engine's values (same shapes)."""
     # Imported here because risk_engine.american builds on this module's European kernel.
@@ -361,7 +375,7 @@ def _with_american(
     mask = np.broadcast_to(np.asarray(american, dtype=bool), shape)
     rows = [np.broadcast_to(np.asarray(value), shape)[mask] for value in inputs]
     is_call, spot, strike, t, r, carry, vol, hold_forward = rows
-    am = american_greeks(is_call, spot, strike, t, r, carry, vol, rho_holds_forward=hold_forward)
+    am = american_greeks(is_call, spot, strike, t, r, carry, vol, rho_holds_forward=hold_forward, greeks=greeks)
     merged: dict[str, FloatArray] = {}
     for name in GREEK_NAMES:
         values = np.array(np.broadcast_to(getattr(european, name), shape), dtype=np.float64)

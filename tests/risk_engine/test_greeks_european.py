@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from risk_engine.greeks import Greeks, compute_greeks
+from risk_engine.greeks import GREEK_NAMES, Greeks, compute_greeks
 from tests.conftest import golden_rows
 
 GREEKS = ("price", "delta", "gamma", "vega", "theta", "rho")
@@ -179,3 +179,16 @@ def test_zero_volatility_is_the_discounted_forward_intrinsic() -> None:
 def test_unknown_model_name_is_rejected() -> None:
     with pytest.raises(ValueError, match="model must be"):
         compute_greeks(True, 100.0, 100.0, 1.0, 0.0, 0.0, 0.2, model="heston")
+
+
+@pytest.mark.parametrize("american", [False, True], ids=["european", "american"])
+def test_infinite_expiry_is_nan_without_warnings_and_leaves_other_rows_alone(american: bool) -> None:
+    # inf - inf in the discount factors used to escape as a RuntimeWarning; an infinite expiry has no finite value
+    # we could stand behind (0, S or K depending on the rates), so it is reported missing, like a NaN expiry.
+    t = np.array([np.inf, 0.5, -np.inf])
+    g = compute_greeks(np.array([True, False, True]), 100.0, 90.0, t, 0.05, 0.02, 0.25, model="bsm", american=american)
+    reference = compute_greeks(False, 100.0, 90.0, 0.5, 0.05, 0.02, 0.25, american=american)
+    for name in GREEK_NAMES:
+        assert np.isnan(getattr(g, name)[0]), name
+        assert getattr(g, name)[1] == getattr(reference, name), name
+    assert g.price[2] == 10.0  # expired long ago: intrinsic

@@ -1,0 +1,314 @@
+"""Rescaled American put value (K = 1, T = 1) from its boundary: European part + early-exercise premium integral.
+
+Internal to `risk_engine.american`. Owns the premium quadrature, its spot derivatives, and the bumped-boundary
+sensitivities in volatility and rate. Pure numpy, options on the first axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, fields
+
+import numpy as np
+import numpy.typing as npt
+from scipy.special import ndtr
+
+from risk_engine.american_boundary import (
+    CHUNK_ELEMENTS,
+    INV_SQRT_2PI,
+    SCHEMES,
+    Grid,
+    Scheme,
+    fixed_point,
+    limit,
+    qdplus,
+    qdplus_nodes,
+    qdplus_residual,
+    qdplus_solve,
+    scheme_index,
+)
+from risk_engine.greeks import BoolArray, FloatArray, GreekName, european_greeks
+
+__all__ = [
+    "Needs",
+    "Sensitivities",
+    "deterministic",
+    "needs_for",
+    "rate_bump",
+    "sensitivities",
+    "sensitivities_by_scheme",
+]
+
+# Central differences in v = sigma sqrt T, step h v: the premium varies on the scale of v, so the truncation error
+# is ~ h^2 relative, while rounding (~1e-15 of K in a fixed-iteration solve) costs 1e-15 / (h v) for vega and
+# 4e-15 / (h v)^2 for vomma. h = 1e-3 keeps both below 1e-6 of their scale down to v = 1e-4.
+_VOL_BUMP = 1e-3
+# Forward difference (vega without vomma or vanna): truncation ~ h v / 2 of the premium's own curvature (the European
+# part is analytic), rounding 1e-15 / (h v); h = 2e-5 keeps both below 1e-6 of vega's scale for v >= 1e-4.
+_VOL_BUMP_FORWARD = 2e-5
+# One-sided rate step 1e-6 max(|rT| + |qT|, v^2), at least 1e-9: the premium bends on the scale of r ~ sigma^2 / 2,
+# so the truncation error is ~1e-6 relative, and rounding (~1e-15 of K) / step stays below 1e-6 of rho's scale
+# K T. Without the floor a 1-hour 5 % vol option's rho carried 2.6e-5 of its scale in rounding noise.
+_RATE_BUMP = 1e-6
+_MIN_RATE_STEP = 1e-9
+_EUROPEAN_PARTS: tuple[GreekName, ...] = ("price", "delta", "gamma")  # what the premium adds to
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a `greeks=` subset asks of the engine: spot derivatives, volatility and rate scenarios."""
+
+    order: int  # x-derivatives of the value: 0 none, 1 delta, 2 gamma (and theta by the PDE), 3 speed (charm)
+    vol: int  # 0 none, 1 forward difference (vega), 2 central (vega, vomma, vanna)
+    rate: bool  # rho
+    forward_slope: bool = False  # with vol 1: also d(dg/dx)/dv, by a forward difference
+
+
+def needs_for(greeks: Collection[GreekName]) -> Needs:
+    """The cheapest `Needs` that yields every Greek in `greeks`."""
+    wanted = set(greeks)
+    order = 3 if "charm" in wanted else 2 if wanted & {"gamma", "theta"} else 1 if "delta" in wanted else 0
+    vol = 2 if wanted & {"vanna", "vomma"} else 1 if "vega" in wanted else 0
+    return Needs(order=order, vol=vol, rate="rho" in wanted)
+
+
+@dataclass(frozen=True)
+class _PutValue:
+    """Rescaled American put g(x) and its derivatives in x = S / K, with the European parts they contain."""
+
+    value: FloatArray
+    d1: FloatArray
+    d2: FloatArray
+    d3: FloatArray
+    european: FloatArray  # European price at the same x (1 where exercised)
+    european_d1: FloatArray
+    exercised: BoolArray
+
+
+def _premium_rows(
+    x: FloatArray,
+    r: FloatArray,
+    q: FloatArray,
+    v: FloatArray,
+    y: FloatArray,
+    ln_lim: FloatArray,
+    grid: Grid,
+    order: int,
+) -> _PutValue:
+    """Rescaled put g(x) = European + early-exercise premium, and its first `order` derivatives in x.
+
+    The premium is int_0^1 (r e^{-rs} N(-d-) - q x e^{-qs} N(-d+)) ds with d+- = d+-(s, x / B(1 - s)); holding B
+    fixed, its x-derivatives are exact (the boundary does not depend on spot).
+
+    Args:
+        x: Spot over strike, shape (N,).
+        r, q, v: Rescaled parameters, shape (N, 1).
+        y: ln B at the collocation nodes, shape (N, n).
+        ln_lim: ln X, shape (N, 1).
+        grid: The grid y lives on.
+        order: 0 value only, 1 adds delta, 2 gamma, 3 speed (zeros where not computed).
+    """
+    exercised = np.log(np.maximum(x, 1e-300)) <= y[:, -1]
+    xl = np.where(exercised, 1.0, x)
+    x2 = xl[:, None]
+    gap = y - ln_lim
+    nodes_h = np.concatenate([np.zeros_like(r), gap * gap], axis=1)
+    depth = np.sqrt(np.maximum(nodes_h @ grid.interp_p, 0.0))  # ln X - ln B(1 - s)
+    inv_v = 1.0 / v
+    w = inv_v / grid.zp
+    dp = (np.log(x2) - ln_lim + depth) * w + (r - q + 0.5 * v * v) * inv_v * grid.zp
+    df_q = np.exp(-q * grid.sp)
+    n_mp = ndtr(-dp)
+    premium = r * np.exp(-r * grid.sp) * ndtr(v * grid.zp - dp) - q * x2 * df_q * n_mp
+    r1, q1, v1 = r[:, 0], q[:, 0], v[:, 0]
+    # At x itself even where exercised: the premium P = value - european of a bumped scenario must be the
+    # American-minus-European of that scenario, also when the bump moves the boundary past x.
+    euro = european_greeks(False, x, 1.0, 1.0, r1, r1 - q1, v1, greeks=_EUROPEAN_PARTS)
+    # No-arbitrage floor: the quadrature can leave a premium of -1e-16 where the true one is 0.
+    floor = np.where(exercised, 1.0 - x, np.maximum(1.0 - x, euro.price))
+    value = np.where(exercised, floor, np.maximum(euro.price + premium @ grid.wp_ds, floor))
+    zeros = np.zeros_like(x)
+    if order == 0:
+        return _PutValue(value, zeros, zeros, zeros, euro.price, euro.delta, exercised)
+    phi = INV_SQRT_2PI * np.exp(-0.5 * dp * dp) * df_q
+    c = (r * np.exp(np.minimum(depth, 700.0) - ln_lim) - q) * w  # (r / B(u) - q) / (v sqrt s)
+    d1 = np.where(exercised, -1.0, euro.delta - (q * df_q * n_mp + phi * c) @ grid.wp_ds)
+    if order == 1:
+        return _PutValue(value, d1, zeros, zeros, euro.price, euro.delta, exercised)
+    qdc = q + dp * c
+    p2 = (phi * qdc * inv_v) @ grid.wp_ds_sqrt / xl
+    d2 = np.where(exercised, 0.0, euro.gamma + p2)
+    if order == 2:
+        return _PutValue(value, d1, d2, zeros, euro.price, euro.delta, exercised)
+    p3 = (phi * (c * w - qdc * (1.0 + dp * w)) * inv_v) @ grid.wp_ds_sqrt / (xl * xl)
+    d_1 = (np.log(xl) + r1 - q1 + 0.5 * v1 * v1) / v1
+    speed = -euro.gamma / xl * (1.0 + d_1 / v1)
+    return _PutValue(value, d1, d2, np.where(exercised, 0.0, speed + p3), euro.price, euro.delta, exercised)
+
+
+@dataclass(frozen=True)
+class Sensitivities:
+    """Rescaled put value, its x-derivatives and its derivatives in v = sigma sqrt T and in the rate.
+
+    Entries a `Needs` did not ask for are zero.
+    """
+
+    value: FloatArray
+    d1: FloatArray
+    d2: FloatArray
+    d3: FloatArray
+    d_vol: FloatArray
+    d2_vol: FloatArray
+    d1_d_vol: FloatArray  # d(dg/dx) / dv
+    d_rate: FloatArray  # dg / d(rate T) along the bump (dr, dq)
+    exercised: BoolArray
+
+
+def _european_sensitivities(
+    x: FloatArray, r: FloatArray, q: FloatArray, v: FloatArray, dr: FloatArray, dq: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """European put (K = 1, T = 1) dP/dv, d2P/dv2, d2P/dx dv and dP along the rate bump (dr, dq) per unit step."""
+    d1 = (np.log(x) + r - q + 0.5 * v * v) / v
+    d2 = d1 - v
+    density = np.exp(-q) * INV_SQRT_2PI * np.exp(-0.5 * d1 * d1)
+    vega = x * density
+    step = np.where(dr != 0.0, dr, dq)
+    d_rate = (-dr * np.exp(-r) * ndtr(-d2) + dq * x * np.exp(-q) * ndtr(-d1)) / step
+    return vega, vega * d1 * d2 / v, -density * d2 / v, d_rate
+
+
+def sensitivities(
+    x: FloatArray,
+    r: FloatArray,
+    q: FloatArray,
+    v: FloatArray,
+    dr: FloatArray,
+    dq: FloatArray,
+    scheme: Scheme,
+    needs: Needs,
+) -> Sensitivities:
+    """g, its x-derivatives, its derivatives in v and along (dr, dq) (one-sided), as `needs` asks, for 1-D inputs.
+
+    The European part of every v and rate derivative is analytic; only the premium's is a difference of re-solved
+    boundaries. The bumped scenarios (v (1 + h), [v (1 - h)], rate bump) share the last `scheme.shared_sweeps`
+    sweeps with the base: they start from the base iterate moved by the change of the QD+ root, estimated by one
+    unguarded Newton step from the base root (smooth in the bump and exactly zero for the base). The shared sweeps
+    then resolve the boundary's own sensitivity; with FP-A two sweeps bring it to ~1e-3 of itself.
+
+    Args:
+        x, r, q, v: Spot over strike and rescaled r T (> 0), q T, sigma sqrt T (> 0).
+        dr, dq: Signed rate bumps of r T and q T (see rate_bump).
+        scheme: The solver of these options.
+        needs: Which derivatives to compute.
+    """
+    n = x.size
+    h = (_VOL_BUMP if needs.vol == 2 else _VOL_BUMP_FORWARD) * v
+    r2, q2, v2 = r[:, None], q[:, None], v[:, None]
+    qd = qdplus(r2, q2, v2, limit(r2, q2), scheme.grid)
+    xi = qdplus_solve(qd)
+    y = fixed_point(qdplus_nodes(qd, xi), r2, q2, v2, qd, scheme, scheme.sweeps - scheme.shared_sweeps)
+    scenarios = [(r2, q2, v2)]
+    if needs.vol:
+        scenarios.append((r2, q2, v2 + h[:, None]))
+    if needs.vol == 2:
+        scenarios.append((r2, q2, v2 - h[:, None]))
+    if needs.rate:
+        scenarios.append((r2 + dr[:, None], q2 + dq[:, None], v2))
+    rs, qs, vs = (np.concatenate(parts) for parts in zip(*scenarios, strict=True))
+    qds = qdplus(rs, qs, vs, limit(rs, qs), scheme.grid)
+    count = len(scenarios)
+    start = np.tile(y, (count, 1))
+    if count > 1:
+        xi_k = np.tile(xi, (count, 1))
+        f, d_f = qdplus_residual(qds, xi_k)
+        moved = qdplus_nodes(qds, xi_k - f / np.where(d_f < 0.0, d_f, -1.0))
+        start = np.clip(start + moved - np.tile(moved[:n], (count, 1)), qds.ln_b_inf, qds.ln_lim)
+    ys = fixed_point(start, rs, qs, vs, qds, scheme, scheme.shared_sweeps)
+
+    def premium_at(scenario: int, order: int, consecutive: int = 1) -> _PutValue:
+        """_premium_rows of `consecutive` scenarios from `scenario` on, over cache-sized chunks of rows."""
+        rows = slice(scenario * n, (scenario + consecutive) * n)
+        xs, r_s, q_s, v_s, y_s, lim = np.tile(x, consecutive), rs[rows], qs[rows], vs[rows], ys[rows], qds.ln_lim[rows]
+        step = max(CHUNK_ELEMENTS // scheme.grid.zp.size, 1)
+        chunks = (slice(first, first + step) for first in range(0, consecutive * n, step))
+        parts = [_premium_rows(xs[c], r_s[c], q_s[c], v_s[c], y_s[c], lim[c], scheme.grid, order) for c in chunks]
+        if len(parts) == 1:
+            return parts[0]
+        return _PutValue(*(np.concatenate([getattr(part, f.name) for part in parts]) for f in fields(_PutValue)))
+
+    p0 = premium_at(0, needs.order)
+    base = p0.value - p0.european  # the premium (and the floor's excess over the European value)
+    live = ~p0.exercised  # inside the exercise region every sensitivity below is 0
+    d_vol, d2_vol, d1_d_vol, d_rate = (np.zeros_like(x) for _ in range(4))
+    if needs.vol or needs.rate:
+        e_vega, e_vomma, e_vanna, e_rate = _european_sensitivities(x, r, q, v, dr, dq)
+    if needs.vol == 1:
+        pv = premium_at(1, int(needs.forward_slope))
+        d_vol = np.where(live, e_vega + (pv.value - pv.european - base) / h, 0.0)
+        if needs.forward_slope:
+            slope_step = (pv.d1 - pv.european_d1) - (p0.d1 - p0.european_d1)
+            d1_d_vol = np.where(live, e_vanna + slope_step / h, 0.0)
+    elif needs.vol == 2:
+        pv = premium_at(1, 1, consecutive=2)
+        up, down = np.split(pv.value - pv.european, 2)
+        slope_up, slope_down = np.split(pv.d1 - pv.european_d1, 2)
+        d_vol = np.where(live, e_vega + (up - down) / (2.0 * h), 0.0)
+        d2_vol = np.where(live, e_vomma + (up - 2.0 * base + down) / (h * h), 0.0)
+        d1_d_vol = np.where(live, e_vanna + (slope_up - slope_down) / (2.0 * h), 0.0)
+        # Less volatility moves the boundary up: where it passes x within the step, the value has a kink between
+        # the base and the down scenario and the central differences mean nothing. Upward differences are right
+        # there (the boundary only moves away from x): vega and vanna by the forward step, and vomma, which needs
+        # both sides, is not computed (NaN).
+        kink = np.flatnonzero(pv.exercised[n:] & live)
+        if kink.size:
+            upward = Needs(order=1, vol=1, rate=False, forward_slope=True)
+            fwd = sensitivities(x[kink], r[kink], q[kink], v[kink], dr[kink], dq[kink], scheme, upward)
+            d_vol[kink], d1_d_vol[kink], d2_vol[kink] = fwd.d_vol, fwd.d1_d_vol, np.nan
+    if needs.rate:
+        pr = premium_at(len(scenarios) - 1, 0)
+        d_rate = np.where(live, e_rate + (pr.value - pr.european - base) / np.where(dr != 0.0, dr, dq), 0.0)
+    return Sensitivities(p0.value, p0.d1, p0.d2, p0.d3, d_vol, d2_vol, d1_d_vol, d_rate, p0.exercised)
+
+
+def rate_bump(
+    r: FloatArray, q: FloatArray, v: FloatArray, bump_r: BoolArray, bump_q: BoolArray
+) -> tuple[FloatArray, FloatArray]:
+    """Signed one-sided bumps (dr, dq) of r T and q T for rho; a futures option moves both."""
+    step = np.maximum(_RATE_BUMP * np.maximum(np.abs(r) + np.abs(q), v * v), _MIN_RATE_STEP)
+    # Stay on the side of r = q the base lies on (X = min(1, r / q) has a kink there) and keep r > 0.
+    down = np.where(bump_r & bump_q, False, np.where(bump_r, r < q, q <= r))
+    step = np.where(down & bump_r, np.minimum(step, 0.5 * r), step)
+    signed = np.where(down, -step, step)
+    return np.where(bump_r, signed, 0.0), np.where(bump_q, signed, 0.0)
+
+
+def _rows_by_scheme(r: FloatArray, q: FloatArray, v: FloatArray) -> list[tuple[Scheme, npt.NDArray[np.intp]]]:
+    """The options each of SCHEMES solves (selected by their base parameters), schemes without options left out."""
+    which = scheme_index(r, q, v)
+    pairs = [(scheme, np.flatnonzero(which == i)) for i, scheme in enumerate(SCHEMES)]
+    return [(scheme, rows) for scheme, rows in pairs if rows.size]
+
+
+def sensitivities_by_scheme(
+    x: FloatArray, r: FloatArray, q: FloatArray, v: FloatArray, dr: FloatArray, dq: FloatArray, needs: Needs
+) -> Sensitivities:
+    """`sensitivities` with each option solved by the scheme its base parameters select."""
+    out = {field.name: np.zeros_like(x) for field in fields(Sensitivities) if field.name != "exercised"}
+    exercised = np.zeros(x.shape, dtype=bool)
+    for scheme, rows in _rows_by_scheme(r, q, v):
+        part = sensitivities(x[rows], r[rows], q[rows], v[rows], dr[rows], dq[rows], scheme, needs)
+        for name, values in out.items():
+            values[rows] = getattr(part, name)
+        exercised[rows] = part.exercised
+    return Sensitivities(exercised=exercised, **out)
+
+
+def deterministic(x: FloatArray, r: FloatArray, q: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Zero-volatility put (K = 1, T = 1): value max_t (e^{-r t} - x e^{-q t})^+ and the best exercise time."""
+    waiting = (q > r) & (q * x > r)  # the exercise value still rises at t = 0: the best time is interior
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_inner = np.log(np.where(waiting, q * x / r, 1.0)) / np.where(waiting, q - r, 1.0)
+    times = np.stack([np.zeros_like(x), np.ones_like(x), np.clip(t_inner, 0.0, 1.0)])
+    values = np.exp(-r * times) - x * np.exp(-q * times)
+    best = np.argmax(values, axis=0)[None]
+    return np.maximum(np.take_along_axis(values, best, 0)[0], 0.0), np.take_along_axis(times, best, 0)[0]
