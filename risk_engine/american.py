@@ -48,6 +48,7 @@ from risk_engine.american_premium import (
     needs_for,
     rate_bump,
     sensitivities_by_scheme,
+    values_on_boundaries,
 )
 from risk_engine.greeks import (
     BoolArray,
@@ -61,7 +62,7 @@ from risk_engine.greeks import (
     wanted_greeks,
 )
 
-__all__ = ["american_greeks", "american_price"]
+__all__ = ["american_greeks", "american_price", "american_price_many_spots"]
 
 # Below this sigma sqrt T (sigma = 20 %: the last 0.1 s) the deterministic zero-volatility value is used.
 _MIN_TOTAL_VOL = 1e-5
@@ -314,3 +315,86 @@ def american_price(
         6.353
     """
     return american_greeks(is_call, spot, strike, t_years, rate, carry, vol, greeks=()).price
+
+
+def _early_prices(frame: _PutFrame, rows: npt.NDArray[np.intp], spots_per_boundary: int) -> FloatArray:
+    """Prices of the early-exercise `rows` of `frame`, each run of `spots_per_boundary` rows on one boundary.
+
+    The steps of `_early_greeks` for the price alone, with the boundary solved once per run of the flattened
+    (options, spots) frame: those rows differ only in spot, which the rescaled boundary does not depend on (for a
+    call the spot is the put-frame strike, which the rescaling divides out).
+    """
+    sp, kp, t, rp, qp, sig = (a[rows] for a in (frame.spot, frame.strike, frame.t, frame.rate, frame.div, frame.vol))
+    r, q, v, x = rp * t, qp * t, sig * np.sqrt(t), sp / kp
+    g = 1.0 - x
+    exercised = x == 0.0
+    live = (v >= _MIN_TOTAL_VOL) & (x > 0.0)
+    live_rows = np.flatnonzero(live)
+    at_once = _surely_exercised(x[live_rows], r[live_rows], q[live_rows], v[live_rows])
+    exercised[live_rows[at_once]] = True
+    live[live_rows[at_once]] = False
+    if live.any():
+        _, first, owner = np.unique(rows[live] // spots_per_boundary, return_index=True, return_inverse=True)
+        rl, ql, vl = r[live], q[live], v[live]
+        g[live], exercised[live] = values_on_boundaries(x[live], owner.ravel(), rl[first], ql[first], vl[first])
+    flat = v < _MIN_TOTAL_VOL
+    if flat.any():
+        value, when = deterministic(x[flat], r[flat], q[flat])
+        g[flat] = value
+        exercised[flat] = (value > 0.0) & (when == 0.0)
+    price: FloatArray = np.where(exercised, kp - sp, kp * g)
+    return price
+
+
+def american_price_many_spots(
+    is_call: npt.ArrayLike,
+    spot: npt.ArrayLike,
+    strike: npt.ArrayLike,
+    t_years: npt.ArrayLike,
+    rate: npt.ArrayLike,
+    carry: npt.ArrayLike,
+    vol: npt.ArrayLike,
+) -> FloatArray:
+    """American prices in premium currency at m spots per option, shape (options, m): `american_price` element
+    by element, with each option's exercise boundary solved once for all its spots.
+
+    Args:
+        is_call: True for calls, False for puts; scalar or shape (options,).
+        spot: Underlying prices (Black-76: futures prices), currency, shape (options, m).
+        strike: Strike, currency; scalar or shape (options,).
+        t_years: Years to expiry, Actual/365; <= 0 means expired (intrinsic); scalar or shape (options,).
+        rate: Continuously compounded risk-free rate, decimal; scalar or shape (options,).
+        carry: Cost of carry b, decimal (r - q for BSM, 0 for Black-76); scalar or shape (options,).
+        vol: Volatility, decimal per sqrt(year); scalar or shape (options,).
+
+    Example:
+        The golden textbook put G01998 (QuantLib QdFp: 6.352863) among two more spots:
+        >>> prices = american_price_many_spots(False, [[90.0, 100.0, 110.0]], 100.0, 0.5, 0.05, 0.03, 0.25)
+        >>> round(float(prices[0, 1]), 3)
+        6.353
+    """
+    spots = np.asarray(spot, dtype=np.float64)
+    if spots.ndim != 2:
+        raise ValueError(f"spot: expected shape (options, spots), got {spots.shape}")
+    n, m = spots.shape
+    try:
+        columns = [np.broadcast_to(np.asarray(a), (n,))[:, None] for a in (is_call, strike, t_years, rate, carry, vol)]
+    except ValueError as exc:
+        raise ValueError(
+            f"is_call, strike, t_years, rate, carry, vol: each must be a scalar or of shape ({n},)"
+        ) from exc
+    call, k, t, r, b, v = columns
+    frame = _put_frame(call, spots, k, t, r, b, v, False)
+    euro = european_greeks(call, spots, k, t, r, b, v, greeks=())
+    price = np.array(np.broadcast_to(euro.price, frame.shape), dtype=np.float64).ravel()
+    rows = np.flatnonzero(frame.early)
+
+    def kernel(part: slice) -> None:
+        block = rows[part]
+        price[block] = _early_prices(frame, block, m)
+
+    # A boundary whose spots straddle two blocks is solved in both, to the same values.
+    run_in_blocks(kernel, rows.size, block=_BLOCK_OPTIONS)
+    exercise = frame.floored & (frame.strike - frame.spot > price)
+    price[exercise] = (frame.strike - frame.spot)[exercise]
+    return price.reshape(frame.shape)

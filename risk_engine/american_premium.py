@@ -37,6 +37,7 @@ __all__ = [
     "rate_bump",
     "sensitivities",
     "sensitivities_by_scheme",
+    "values_on_boundaries",
 ]
 
 # Central differences in v = sigma sqrt T, step h v: the premium varies on the scale of v, so the truncation error
@@ -301,6 +302,45 @@ def sensitivities_by_scheme(
             values[rows] = getattr(part, name)
         exercised[rows] = part.exercised
     return Sensitivities(exercised=exercised, **out)
+
+
+def values_on_boundaries(
+    x: FloatArray, owner: npt.NDArray[np.intp], r: FloatArray, q: FloatArray, v: FloatArray
+) -> tuple[FloatArray, BoolArray]:
+    """Rescaled put values g(x) (K = 1) and exercise flags, option i on the boundary of (r, q, v)[owner[i]].
+
+    Each boundary is solved once however many options share it (the boundary does not depend on x), by the same
+    steps as `sensitivities` with no Greeks asked, so every value equals `sensitivities_by_scheme(...).value`.
+
+    Args:
+        x: Spot over strike of each option, shape (E,).
+        owner: Index into r, q, v of each option's boundary, shape (E,).
+        r, q, v: Rescaled r T (> 0), q T, sigma sqrt T (> 0) of each boundary, shape (G,).
+    """
+    value = np.zeros_like(x)
+    exercised = np.zeros(x.shape, dtype=bool)
+    which = scheme_index(r, q, v)
+    option_scheme = which[owner]
+    local = np.zeros(r.shape, dtype=np.intp)
+    for index, scheme in enumerate(SCHEMES):
+        bounds = np.flatnonzero(which == index)
+        if not bounds.size:
+            continue
+        r2, q2, v2 = r[bounds, None], q[bounds, None], v[bounds, None]
+        qd = qdplus(r2, q2, v2, limit(r2, q2), scheme.grid)
+        y = fixed_point(
+            qdplus_nodes(qd, qdplus_solve(qd)), r2, q2, v2, qd, scheme, scheme.sweeps - scheme.shared_sweeps
+        )
+        y = fixed_point(y, r2, q2, v2, qd, scheme, scheme.shared_sweeps)
+        local[bounds] = np.arange(bounds.size)
+        options = np.flatnonzero(option_scheme == index)
+        step = max(CHUNK_ELEMENTS // scheme.grid.zp.size, 1)
+        for first in range(0, options.size, step):
+            rows = options[first : first + step]
+            b = local[owner[rows]]
+            part = _premium_rows(x[rows], r2[b], q2[b], v2[b], y[b], qd.ln_lim[b], scheme.grid, 0)
+            value[rows], exercised[rows] = part.value, part.exercised
+    return value, exercised
 
 
 def deterministic(x: FloatArray, r: FloatArray, q: FloatArray) -> tuple[FloatArray, FloatArray]:

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.conventions import CALENDAR_DAYS_PER_YEAR, VOL_POINT
+from risk_engine.american import american_price_many_spots
 from risk_engine.arrays import PositionArrays
 from risk_engine.greeks import BoolArray, FloatArray, compute_greeks
 
@@ -146,6 +147,14 @@ def _validated(name: str, values: npt.ArrayLike) -> FloatArray:
     return array
 
 
+def _check_moves(vol_shock: FloatArray, horizon: FloatArray) -> None:
+    """Raises ValueError naming the axis when a vol shock is <= −100 % or a horizon runs backwards."""
+    if np.any(vol_shock <= -1.0):
+        raise ValueError(f"vol_shocks: a relative IV shock must be > −1 (−100 %), got min {vol_shock.min()}")
+    if np.any(horizon < 0.0):
+        raise ValueError(f"horizons_days: the clock only moves forward, got min {horizon.min()}")
+
+
 def revalue_paths(
     p: PositionArrays,
     *,
@@ -182,10 +191,22 @@ def revalue_paths(
     horizon = np.broadcast_to(_validated("horizons_days", np.atleast_1d(horizons_days)), spot_shock.shape)
     if spot_shock.shape != vol_shock.shape:
         raise ValueError(f"spot_shocks {spot_shock.shape} and vol_shocks {vol_shock.shape} must pair up")
-    if np.any(vol_shock <= -1.0):
-        raise ValueError(f"vol_shocks: a relative IV shock must be > −1 (−100 %), got min {vol_shock.min()}")
-    if np.any(horizon < 0.0):
-        raise ValueError(f"horizons_days: the clock only moves forward, got min {horizon.min()}")
+    _check_moves(vol_shock, horizon)
+    options = np.flatnonzero(_option_rows(p))
+    return _paths_pnl(p, spot_shock, vol_shock, horizon, beta_weighted, vol_rule, per_position, options)
+
+
+def _paths_pnl(
+    p: PositionArrays,
+    spot_shock: FloatArray,
+    vol_shock: FloatArray,
+    horizon: FloatArray,
+    beta_weighted: bool,
+    vol_rule: VolRule,
+    per_position: bool,
+    options: npt.NDArray[np.intp],
+) -> FloatArray:
+    """`revalue_paths` on validated shocks, with only the option rows `options` revalued (the others give 0)."""
     n = spot_shock.size
     beta = p.beta if beta_weighted else np.ones(p.size)
     size = p.quantity * p.multiplier
@@ -201,7 +222,6 @@ def revalue_paths(
         else:
             pnl += linear_pnl.sum(axis=1)
 
-    options = np.flatnonzero(_option_rows(p))
     if options.size:
         base = _option_prices(p, options, p.spot[options], p.t_years[options], p.iv[options])
         spot0, t0, iv0 = p.spot[options], p.t_years[options], p.iv[options]
@@ -248,18 +268,58 @@ def revalue(
     spot = _validated("spot_shocks", spot_shocks)
     vol = _validated("vol_shocks", vol_shocks)
     horizon = _validated("horizons_days", np.atleast_1d(horizons_days))
+    _check_moves(vol, horizon)
     h, s, v = np.meshgrid(horizon, spot, vol, indexing="ij")
-    pnl = revalue_paths(
-        p,
-        spot_shocks=s.ravel(),
-        vol_shocks=v.ravel(),
-        horizons_days=h.ravel(),
-        beta_weighted=beta_weighted,
-        vol_rule=vol_rule,
-        per_position=per_position,
-    )
+    american = _option_rows(p) & p.is_american
+    others = np.flatnonzero(_option_rows(p) & ~american)
+    pnl = _paths_pnl(p, s.ravel(), v.ravel(), h.ravel(), beta_weighted, vol_rule, per_position, others)
     shape = (horizon.size, spot.size, vol.size)
-    return pnl.reshape((*shape, p.size) if per_position else shape)
+    pnl = pnl.reshape((*shape, p.size) if per_position else shape)
+    rows = np.flatnonzero(american)
+    if rows.size:
+        beta = p.beta if beta_weighted else np.ones(p.size)
+        american_pnl = _american_grid_pnl(p, rows, spot, vol, horizon, beta[rows], iv_shock_scale(p, vol_rule)[rows])
+        if per_position:
+            pnl[..., rows] = american_pnl
+        else:
+            pnl += american_pnl.sum(axis=-1)
+    return pnl
+
+
+def _american_grid_pnl(
+    p: PositionArrays,
+    rows: npt.NDArray[np.intp],
+    spot_shock: FloatArray,
+    vol_shock: FloatArray,
+    horizon: FloatArray,
+    beta: FloatArray,
+    vol_scale: FloatArray,
+) -> FloatArray:
+    """P&L in USD of the American option `rows` over the grid, shape (horizon, spot, vol, row).
+
+    The same prices as `revalue_paths` (same spot, IV and time arithmetic, the same American pricer), but each
+    (row, horizon, vol shock) solves its exercise boundary once for the whole spot axis, which it does not depend on.
+    """
+    base = _option_prices(p, rows, p.spot[rows], p.t_years[rows], p.iv[rows])
+    factor = np.maximum(1.0 + spot_shock[None, :] * beta[:, None], _MIN_SPOT_FRACTION)  # (row, spot)
+    spots = np.broadcast_to((p.spot[rows][:, None] * factor)[None, None], (horizon.size, vol_shock.size, *factor.shape))
+    iv = p.iv[rows] * (1.0 + vol_shock[:, None] * vol_scale)  # (vol, row)
+    t = p.t_years[rows] - horizon[:, None] / CALENDAR_DAYS_PER_YEAR  # (horizon, row)
+    grid = (horizon.size, vol_shock.size, rows.size)
+    columns = [np.broadcast_to(a, grid).ravel() for a in (t[:, None], iv[None])]
+    fixed = [np.broadcast_to(a, grid).ravel() for a in (p.is_call[rows], p.strike[rows], p.rate[rows])]
+    carry = np.broadcast_to(np.where(p.is_black76[rows], 0.0, p.rate[rows] - p.div_yield[rows]), grid).ravel()
+    (call, strike, rate), (t_flat, iv_flat) = fixed, columns
+    spot_rows = spots.reshape(-1, spot_shock.size)
+    price = np.empty_like(spot_rows)
+    step = max(1, _CHUNK_ELEMENTS // spot_shock.size)
+    for start in range(0, spot_rows.shape[0], step):
+        part = slice(start, start + step)
+        price[part] = american_price_many_spots(
+            call[part], spot_rows[part], strike[part], t_flat[part], rate[part], carry[part], iv_flat[part]
+        )
+    pnl = (price.reshape(*grid, spot_shock.size) - base[:, None]) * (p.quantity * p.multiplier)[rows, None]
+    return np.ascontiguousarray(pnl.transpose(0, 3, 1, 2))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,126 @@
+"""American prices at many spots per boundary equal `american_price` element by element; `revalue` is unchanged."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dashboard.book import demo_inputs
+from risk_engine.american import american_price, american_price_many_spots
+from risk_engine.arrays import to_arrays
+from risk_engine.scenarios import VolRule, revalue, revalue_paths
+from tests.risk_engine.scenario_book import book
+
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+_SPOTS = 41
+
+
+def _assert_equals_american_price(call: Any, spots: Any, k: Any, t: Any, r: Any, q: Any, v: Any) -> None:
+    many = american_price_many_spots(call, spots, k, t, r, r - q, v)
+    one = american_price(call[:, None], spots, k[:, None], t[:, None], r[:, None], (r - q)[:, None], v[:, None])
+    assert many.shape == spots.shape
+    np.testing.assert_array_equal(np.isnan(many), np.isnan(one))
+    ok = np.isfinite(one)
+    # rtol 1e-12, or 1e-12 of the strike for prices near 0.
+    assert np.all(np.abs(many - one)[ok] <= (1e-12 * np.maximum(np.abs(one), k[:, None]))[ok])
+
+
+def _random_options(seed: int, n: int) -> tuple[Any, ...]:
+    rng = np.random.default_rng(seed)
+    call = rng.random(n) < 0.5
+    k = rng.uniform(20.0, 500.0, n)
+    t = np.where(rng.random(n) < 0.2, rng.uniform(1e-5, 0.02, n), rng.uniform(0.02, 3.0, n))
+    r = np.where(rng.random(n) < 0.15, 0.0, rng.uniform(-0.01, 0.12, n))
+    q = np.where(rng.random(n) < 0.15, 0.0, rng.uniform(-0.02, 0.15, n))
+    v = rng.uniform(0.005, 1.2, n)
+    # Spots from deep in to deep out of the money (and the exercise region) around each strike.
+    spots = k[:, None] * np.exp(rng.normal(0.0, 0.6, (n, _SPOTS)))
+    return call, spots, k, t, r, q, v
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3], ids=["seed1", "seed2", "seed3"])
+def test_random_puts_and_calls_equal_american_price(seed: int) -> None:
+    _assert_equals_american_price(*_random_options(seed, 800))
+
+
+@pytest.mark.parametrize(
+    ("call", "t", "r", "q", "v"),
+    [
+        (True, 0.5, 0.05, 0.08, 0.25),  # dividend call: early exercise pays
+        (False, 0.5, 0.08, 0.0, 0.25),  # put: deep in the money exercised at once
+        (False, 2.0 / 365.0, 0.05, 0.02, 0.2),  # near expiry
+        (False, 1.0, 0.0, 0.02, 0.3),  # zero rate put: European
+        (True, 1.0, 0.04, 0.0, 0.3),  # call without dividend: European
+        (False, 1.0, 0.30, 0.0, 0.05),  # beta >= 10: the FP-B scheme
+        (False, 0.5, 0.05, 0.03, 1e-7),  # below the minimum total vol: deterministic
+        (False, 0.0, 0.05, 0.03, 0.25),  # expired: intrinsic
+    ],
+    ids=["dividend-call", "itm-put", "near-expiry", "zero-rate", "no-div-call", "fp-b", "zero-vol", "expired"],
+)
+def test_special_cases_equal_american_price(call: bool, t: float, r: float, q: float, v: float) -> None:
+    spots = np.array([np.linspace(0.0, 300.0, _SPOTS), np.geomspace(1.0, 1000.0, _SPOTS)])
+    ones = np.ones(2)
+    _assert_equals_american_price(ones.astype(bool) & call, spots, 100.0 * ones, t * ones, r * ones, q * ones, v * ones)
+
+
+def test_golden_put_among_other_spots() -> None:
+    # shared/golden G01998 (QuantLib QdFp; r 5 %, q 2 %, carry 3 %): 6.352863 at S = 100.
+    prices = american_price_many_spots(False, [[80.0, 100.0, 120.0]], 100.0, 0.5, 0.05, 0.05 - 0.02, 0.25)
+    assert prices[0, 1] == pytest.approx(6.352863, abs=5e-4)
+
+
+def test_rejects_one_dimensional_spots() -> None:
+    with pytest.raises(ValueError, match="spot: expected shape"):
+        american_price_many_spots(False, [100.0, 110.0], 100.0, 0.5, 0.05, 0.02, 0.25)
+
+
+def _demo_arrays() -> Any:
+    inputs = demo_inputs(NOW)
+    return to_arrays(inputs.positions, inputs.market, NOW)
+
+
+def _mixed_book() -> Any:
+    return book(
+        {"is_call": True, "is_american": True, "div_yield": 0.03, "quantity": -2.0},
+        {"is_call": False, "is_american": True, "strike": 110.0, "t_years": 0.6},
+        {"is_call": False, "is_american": True, "strike": 105.0, "t_years": 0.5 / 365.0},  # expires in the grid
+        {"is_black76": True, "is_american": True, "spot": 5000.0, "strike": 5100.0, "is_call": False, "beta": 1.0},
+        {"is_call": False, "strike": 95.0},
+        {"kind": "STOCK", "quantity": 300.0, "multiplier": 1.0, "beta": 1.3},
+        {"priced": False, "iv": np.nan},
+    )
+
+
+@pytest.mark.parametrize("vol_rule", list(VolRule), ids=[rule.value for rule in VolRule])
+@pytest.mark.parametrize("per_position", [False, True], ids=["book", "per-position"])
+@pytest.mark.parametrize("which", ["demo", "mixed"])
+def test_revalue_equals_the_flattened_scenario_paths(vol_rule: VolRule, per_position: bool, which: str) -> None:
+    p = _demo_arrays() if which == "demo" else _mixed_book()
+    assert np.any(p.is_american & p.is_option)
+    spot = np.linspace(-0.3, 0.3, _SPOTS)
+    vol = np.linspace(-0.5, 1.0, 11)
+    days = np.array([0.0, 1.0, 7.0])
+    grid = revalue(
+        p, spot_shocks=spot, vol_shocks=vol, horizons_days=days, vol_rule=vol_rule, per_position=per_position
+    )
+    h, s, v = np.meshgrid(days, spot, vol, indexing="ij")
+    paths = revalue_paths(
+        p,
+        spot_shocks=s.ravel(),
+        vol_shocks=v.ravel(),
+        horizons_days=h.ravel(),
+        vol_rule=vol_rule,
+        per_position=per_position,
+    )
+    assert grid.shape == (3, _SPOTS, 11, p.size) if per_position else (3, _SPOTS, 11)
+    # Per position the prices are the same; the book sum only adds in another order.
+    scale = np.abs(paths).max()
+    np.testing.assert_allclose(grid, paths.reshape(grid.shape), rtol=1e-12, atol=1e-12 * scale)
+
+
+def test_revalue_rejects_a_vol_shock_of_minus_100_percent() -> None:
+    with pytest.raises(ValueError, match="vol_shocks"):
+        revalue(_mixed_book(), spot_shocks=[0.0], vol_shocks=[-1.0], horizons_days=[0.0])
