@@ -530,7 +530,7 @@ def market_for_import(
         settings: Which market sources are on, their timeouts, and the secrets scrubbed from every message.
         now: tz-aware instant of the import.
         fetches: The imported files' positions.
-        store: Where live snapshots are saved and last good ones read (None: neither).
+        store: Where live snapshots are saved and last good ones read (None: neither, and nothing is fetched).
         sources: The market sources to use instead of `configured_sources(settings)` (brokers are ignored).
     """
     if now.tzinfo is None:
@@ -573,7 +573,8 @@ def market_for_import(
                 )
             )
     if market is None and not any(r.source == MARKET_DATA_SOURCE for r in statuses):
-        statuses.append(SourceReport(source=MARKET_DATA_SOURCE, state=SourceState.FAILED, error=MARKET_OFF_NOTE))
+        error = MARKET_OFF_NOTE if plan.market is None else "not fetched: no snapshot store to save to and fall back on"
+        statuses.append(SourceReport(source=MARKET_DATA_SOURCE, state=SourceState.FAILED, error=error))
     return Refresh(
         fetches=tuple(fetches),
         market=_merge_market(now, fetches, market, recession),

@@ -6,14 +6,13 @@ answer is a report figure formatted with its unit, and every answer says its as-
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping, Sequence
+import json
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from adapters.results import RejectedRow
-from agent_tools.analyst import answer
-from agent_tools.catalog import build_context
 from config.risk_matrix import RiskMatrix
 from dashboard.format import format_instant, format_limit_row, format_number, regime_label
 from dashboard.tables import summary_cards
@@ -22,7 +21,23 @@ from models.market import MarketSnapshot
 from models.positions import UnifiedPosition
 from risk_engine.report import RiskReport
 
-__all__ = ["HISTORY_KEY", "ChatReply", "answer_question", "append_turn", "history", "report_answer"]
+if TYPE_CHECKING:
+    from agent_tools.llm_loop import AssistantRun, ToolCallRecord
+    from agent_tools.registry import ToolContext
+    from config.settings import Settings
+
+__all__ = [
+    "HISTORY_KEY",
+    "ChatReply",
+    "answer_question",
+    "append_turn",
+    "history",
+    "llm_history",
+    "llm_run",
+    "report_answer",
+    "tool_call_rows",
+    "tool_context",
+]
 
 HISTORY_KEY: Final = "chat.history"
 
@@ -111,9 +126,11 @@ def answer_question(
         rejected: Rows the adapters could not translate.
         accounts: Account values of the refresh.
     """
-    ctx = build_context(
-        tuple(positions), market, matrix, now, rejected=tuple(rejected), accounts=tuple(accounts), demo=report.demo
-    )
+    # The analyst and its tool catalog load on the first question, not on the page's first (cold) run.
+    from agent_tools.analyst import answer
+
+    ctx = tool_context(report, matrix=matrix, market=market, positions=positions, now=now, rejected=rejected,
+                       accounts=accounts)  # fmt: skip
     result = answer(question, ctx)
     if result.understood:
         return ChatReply(text=result.text, used=result.tools_used, as_of=result.as_of or report.as_of)
@@ -134,3 +151,60 @@ def append_turn(state: MutableMapping[Any, Any], question: str, reply: ChatReply
     turns = history(state)
     turns.append({"role": "user", "text": question})
     turns.append({"role": "assistant", "text": reply.text})
+
+
+def tool_context(
+    report: RiskReport,
+    *,
+    matrix: RiskMatrix,
+    market: MarketSnapshot,
+    positions: Sequence[UnifiedPosition],
+    now: datetime,
+    rejected: Sequence[RejectedRow] = (),
+    accounts: Sequence[AccountValues] = (),
+) -> ToolContext:
+    """The agent_tools context of the page's book (what the offline analyst and LLM mode's tools read)."""
+    from agent_tools.catalog import build_context
+
+    return build_context(
+        tuple(positions), market, matrix, now, rejected=tuple(rejected), accounts=tuple(accounts), demo=report.demo
+    )
+
+
+def llm_history(state: MutableMapping[Any, Any]) -> list[dict[str, str]]:
+    """The session's earlier turns as chat-completions messages: `{"role": …, "content": …}`, oldest first."""
+    return [{"role": turn["role"], "content": turn["text"]} for turn in history(state)]
+
+
+def llm_run(question: str, ctx: ToolContext, settings: Settings, state: MutableMapping[Any, Any]) -> AssistantRun:
+    """LLM mode's streaming answer (agent_tools.llm_loop.assistant_run) with this session's earlier turns.
+
+    Iterate it (st.write_stream) for the text; afterwards it holds the tool calls and whether it fell back.
+    """
+    from agent_tools.llm_loop import assistant_run
+
+    return assistant_run(question, ctx, settings, history=llm_history(state))
+
+
+_ARGUMENTS_SHOWN: Final = 300
+_RESULT_SHOWN: Final = 600
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def tool_call_rows(records: Iterable[ToolCallRecord]) -> list[dict[str, object]]:
+    """One row per tool call the model made: step, tool, arguments, and the result (JSON, clipped) or the error."""
+    return [
+        {
+            "step": r.step,
+            "tool": r.name,
+            "arguments": _clip(r.arguments or "{}", _ARGUMENTS_SHOWN),
+            "outcome": "error" if r.error is not None else "ok",
+            "result or error": r.error
+            if r.error is not None
+            else _clip(json.dumps(r.result, allow_nan=False), _RESULT_SHOWN),
+        }
+        for r in records
+    ]

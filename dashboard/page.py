@@ -15,7 +15,7 @@ from config.risk_matrix import RiskMatrix
 from dashboard.book import BookInputs, report_for
 from dashboard.figures import gamma_by_dte_figure, greeks_by_dte_figure, near_expiry_warning_text, theta_vega_figure
 from dashboard.iv_hv import EDGE_COLOURS, iv_hv_rows, iv_hv_table
-from dashboard.positions_view import position_rows, rejected_rows
+from dashboard.positions_view import grouped_position_rows, rejected_rows
 from dashboard.sources import Gathered, StatusLine, account_names, select_accounts, status_lines
 from dashboard.tables import Banner, Card, banner_for, compliance_rows, excluded_rows, summary_cards
 from risk_engine.report import RiskReport
@@ -42,6 +42,7 @@ class Page:
     iv_hv: list[dict[str, str]]
     iv_hv_colours: list[str]
     positions: list[dict[str, object]]
+    """Position rows grouped by underlying and expiry, each group followed by its subtotal row."""
     rejected: list[dict[str, str]]
     excluded: list[dict[str, str]]
 
@@ -74,7 +75,7 @@ def build_page(gathered: Gathered, accounts: Sequence[str], matrix: RiskMatrix, 
         near_expiry_warning=near_expiry_warning_text(report),
         iv_hv=iv_hv_table(iv_rows),
         iv_hv_colours=[EDGE_COLOURS[row.edge] for row in iv_rows],
-        positions=position_rows(report, inputs, now, matrix.staleness_minutes),
+        positions=grouped_position_rows(report, inputs, now, matrix.staleness_minutes),
         rejected=rejected_rows(inputs.rejected),
         excluded=excluded_rows(report),
     )

@@ -17,7 +17,18 @@ from typing import Final
 from adapters.demo import load_demo_book, load_demo_snapshot
 from adapters.errors import AdapterError
 from adapters.file_import import import_file
-from adapters.refresh import IBKR_SOURCE, TASTYTRADE_SOURCE, Refresh, Sources, SourceState, configured_sources, refresh
+from adapters.refresh import (
+    IBKR_SOURCE,
+    MARKET_OFF_NOTE,
+    TASTYTRADE_SOURCE,
+    Refresh,
+    SourceReport,
+    Sources,
+    SourceState,
+    configured_sources,
+    market_for_import,
+    refresh,
+)
 from adapters.results import FetchResult
 from adapters.snapshot_store import SnapshotStore
 from config.settings import Settings
@@ -62,6 +73,7 @@ Upload = tuple[str, bytes]
 OK_COLOUR: Final = "#2e7d32"
 STALE_COLOUR: Final = "#ef6c00"  # orange, as the issue asks for "stale since …"
 FAILED_COLOUR: Final = "#c62828"
+OFF_COLOUR: Final = "#616161"
 
 
 class SourceHealth(StrEnum):
@@ -70,6 +82,7 @@ class SourceHealth(StrEnum):
     OK = "ok"
     STALE = "stale"
     FAILED = "failed"
+    OFF = "off"
 
 
 @dataclass(frozen=True)
@@ -100,11 +113,12 @@ class Gathered:
     inputs: BookInputs
     statuses: tuple[SourceStatus, ...]
     accounts: tuple[AccountValues, ...] = ()
+    notices: tuple[str, ...] = ()
 
     @property
     def failures(self) -> tuple[SourceStatus, ...]:
-        """The sources whose last attempt failed (stale ones included: they serve old data)."""
-        return tuple(s for s in self.statuses if s.health is not SourceHealth.OK)
+        """The sources whose last attempt failed (stale ones included: they serve old data); not those off."""
+        return tuple(s for s in self.statuses if s.health in (SourceHealth.STALE, SourceHealth.FAILED))
 
     @property
     def has_book(self) -> bool:
@@ -169,9 +183,42 @@ _HEALTH: Final = {
 }
 
 
+def _status(r: SourceReport) -> SourceStatus:
+    if r.state is SourceState.FAILED and r.error == MARKET_OFF_NOTE:
+        return SourceStatus(r.source, SourceHealth.OFF, None, error=r.error)
+    return SourceStatus(r.source, _HEALTH[r.state], r.as_of, r.stale_since, r.error)
+
+
 def _from_refresh(result: Refresh) -> Gathered:
-    statuses = tuple(SourceStatus(r.source, _HEALTH[r.state], r.as_of, r.stale_since, r.error) for r in result.statuses)
+    statuses = tuple(_status(r) for r in result.statuses)
     return Gathered(BookInputs(result.fetches, result.market), statuses, result.accounts)
+
+
+def _gather_files(
+    uploads: Sequence[Upload], settings: Settings, now: datetime, store: SnapshotStore | None, sources: Sources | None
+) -> Gathered:
+    fetches: list[FetchResult] = []
+    statuses: list[SourceStatus] = []
+    for name, data in uploads:
+        try:
+            fetch = import_upload(name, data, now)
+        except AdapterError as exc:
+            statuses.append(SourceStatus(f"file {Path(name).name}", SourceHealth.FAILED, None, error=str(exc)))
+            continue
+        fetches.append(fetch)
+        statuses.append(_fetch_status(fetch))
+    if not uploads:
+        statuses.append(
+            SourceStatus("Imported file", SourceHealth.FAILED, None, error="no file uploaded yet (Flex XML or CSV)")
+        )
+    priced = market_for_import(settings, now, fetches, store=store, sources=sources)
+    market_statuses = tuple(_status(r) for r in priced.statuses)
+    notices: list[str] = []
+    if any(s.health is SourceHealth.OFF for s in market_statuses):
+        notices.append(f"Imported book without market data: {MARKET_OFF_NOTE}.")
+    if priced.market.vix is None or priced.market.vix.value is None:
+        notices.append("No VIX in the market snapshot: the regime is unknown; its limits are not today's.")
+    return Gathered(BookInputs(tuple(fetches), priced.market), (*statuses, *market_statuses), notices=tuple(notices))
 
 
 def _gather_live(
@@ -211,7 +258,9 @@ def gather(
     """The inputs of one refresh for the sidebar's choice, with every source's status.
 
     Demo: the bundled book and snapshot. Imported file: every upload read by adapters.file_import (a broken
-    file is a failed source named by its file; the others still count) against the demo market snapshot.
+    file is a failed source named by its file; the others still count), priced by adapters.refresh's
+    market_for_import: live market data when enabled, else the last stored live snapshot, else each
+    position's own underlying price and IV with the regime unknown (a notice says so) — never the demo market.
     IBKR / Tastytrade / All configured: adapters.refresh over the chosen configured brokers (plus market
     data and Polymarket when enabled); an unconfigured choice is a failure that says what to set. A failed
     source is stale (its last good snapshot) or failed by name, never an empty book that looks flat.
@@ -221,7 +270,8 @@ def gather(
         settings: The app's Settings.
         now: tz-aware instant of the refresh.
         uploads: (file name, bytes) of the uploaded book files (Imported file only).
-        store: The snapshot store live refreshes save to and fall back on (required for live choices).
+        store: The snapshot store live refreshes save to and fall back on (required for live choices; for files,
+            where live market snapshots are saved and read).
         sources: The live sources to use instead of `configured_sources(settings)` (tests inject callables).
     """
     choice = SourceChoice(choice)
@@ -229,22 +279,7 @@ def gather(
         book, market = load_demo_book(now), load_demo_snapshot(now)
         return Gathered(BookInputs((book,), market), (_fetch_status(book), _market_status(market)))
     if choice is SourceChoice.FILE:
-        market = load_demo_snapshot(now)
-        fetches: list[FetchResult] = []
-        statuses: list[SourceStatus] = []
-        for name, data in uploads:
-            try:
-                fetch = import_upload(name, data, now)
-            except AdapterError as exc:
-                statuses.append(SourceStatus(f"file {Path(name).name}", SourceHealth.FAILED, None, error=str(exc)))
-                continue
-            fetches.append(fetch)
-            statuses.append(_fetch_status(fetch))
-        if not uploads:
-            statuses.append(
-                SourceStatus("Imported file", SourceHealth.FAILED, None, error="no file uploaded yet (Flex XML or CSV)")
-            )
-        return Gathered(BookInputs(tuple(fetches), market), (*statuses, _market_status(market)))
+        return _gather_files(uploads, settings, now, store, sources)
     return _gather_live(choice, settings, now, store, sources)
 
 
@@ -274,7 +309,9 @@ def status_lines(statuses: Sequence[SourceStatus], now: datetime, staleness_minu
     limit = timedelta(minutes=staleness_minutes)
     lines: list[StatusLine] = []
     for s in statuses:
-        if s.health is SourceHealth.FAILED:
+        if s.health is SourceHealth.OFF:
+            lines.append(StatusLine(f"– {s.name}: off — {s.error}", OFF_COLOUR, stale=False, failed=False))
+        elif s.health is SourceHealth.FAILED:
             lines.append(StatusLine(f"✗ {s.name}: failed — {s.error}", FAILED_COLOUR, stale=False, failed=True))
         elif s.health is SourceHealth.STALE:
             text = f"⚠ {s.name}: {format_stale_since(s.stale_since or s.as_of, now)} — {s.error or 'refresh failed'}"

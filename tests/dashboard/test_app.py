@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from adapters.market_data import MARKET_DATA_SOURCE
+from adapters.snapshot_store import STORE_FILE_NAME, SnapshotStore
 from config.risk_matrix import Limits, load_risk_matrix
+from dashboard.positions_view import SUBTOTAL
+from models.market import Beta, BetaSource, MarketSnapshot, Quote, UnderlyingMarket
 from tests.conftest import fixture_path
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -20,6 +27,39 @@ LIMIT_NAMES = [name for name in Limits.model_fields if name != "allowed_strategi
 
 def _app() -> AppTest:
     return AppTest.from_file(str(APP), default_timeout=60)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty snapshot store and no market data, LLM or broker settings: the page's Settings are reloaded."""
+    monkeypatch.setenv("RISKDASH_DATA_DIR", str(tmp_path))
+    for name in ("MARKET_DATA_ENABLED", "POLYMARKET_ENABLED", "LLM_BASE_URL", "LLM_MODEL", "IBKR_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    st.cache_resource.clear()  # _settings() and _store() are cached per process
+    yield tmp_path
+    st.cache_resource.clear()
+
+
+def _store_live_snapshot(folder: Path) -> None:
+    """A live market snapshot as a refresh would have saved it: VIX 18.4 / VIX3M 20.3, SPX 5900, SPY 588.6, β 1."""
+    at = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
+
+    def quote(value: float) -> Quote:
+        return Quote(value=value, source=MARKET_DATA_SOURCE, as_of=at)
+
+    snapshot = MarketSnapshot(
+        vix=quote(18.4),
+        vix3m=quote(20.3),
+        vvix=quote(95.0),
+        spx=quote(5900.0),
+        risk_free_rate=quote(0.04),
+        underlyings={
+            "SPY": UnderlyingMarket(spot=quote(588.6), beta=Beta(value=1.0, source=BetaSource.CONFIG, as_of=at))
+        },
+        as_of=at,
+    )
+    with SnapshotStore(folder / STORE_FILE_NAME) as store:
+        store.save_market(snapshot, MARKET_DATA_SOURCE)
 
 
 @pytest.fixture(scope="module")
@@ -119,9 +159,11 @@ def test_chat_answer_carries_the_books_numbers() -> None:
     assert "as of" in answer
 
 
-def test_breaching_upload_shows_breach() -> None:
+def test_breaching_upload_shows_breach(data_dir: Path) -> None:
+    _store_live_snapshot(data_dir)
     at = _upload(_app(), (BREACH_FILE.name, BREACH_FILE.read_bytes()))
     assert not at.exception
+    assert not any("DEMO BOOK" in w.value for w in at.warning)
     table = _table(at, "compliance")
     status = dict(zip(table["limit"], table["status"], strict=True))
     # 4,000 SPY × 588.6 / 5,900 ≈ 399 SPX deltas against the neutral limit of 300.
@@ -130,7 +172,33 @@ def test_breaching_upload_shows_breach() -> None:
     assert "breach" in delta_card_text
 
 
-def test_failing_source_is_named_and_the_rest_renders() -> None:
+def test_breaching_upload_is_priced_on_the_stored_live_snapshot_marked_stale(data_dir: Path) -> None:
+    _store_live_snapshot(data_dir)
+    at = _upload(_app(), (BREACH_FILE.name, BREACH_FILE.read_bytes()))
+    stale = [m.value for m in at.sidebar.markdown if MARKET_DATA_SOURCE in m.value]
+    assert any("stale since 2026-11-20 21:00:00 UTC" in line for line in stale)
+    assert any("Neutral Volatility" in m.value for m in at.markdown if "Regime:" in m.value)
+
+
+def test_imported_book_without_market_data_is_never_priced_on_the_demo_market(data_dir: Path) -> None:
+    at = _upload(_app(), (BREACH_FILE.name, BREACH_FILE.read_bytes()))
+    assert not at.exception
+    assert not any("DEMO BOOK" in w.value for w in at.warning)
+    assert any("market data is off" in w.value for w in at.warning)
+    banner = next(m.value for m in at.markdown if "Regime:" in m.value)
+    assert "Unknown" in banner
+    assert "18.40" not in banner  # the demo snapshot's VIX
+    # No SPX level without market data: beta-weighted delta cannot be computed, so the limit is unknown.
+    table = _table(at, "compliance")
+    status = dict(zip(table["limit"], table["status"], strict=True))
+    assert status["max_beta_delta"] == "UNKNOWN"
+    # The Flex row carries no underlying price, and there is no market: excluded and listed, not guessed.
+    excluded = next(frame.value for frame in at.dataframe if "effect" in frame.value.columns)
+    effects = dict(zip(excluded["why"], excluded["effect"], strict=True))
+    assert effects["no price for underlying SPY"] == "excluded from totals"
+
+
+def test_failing_source_is_named_and_the_rest_renders(data_dir: Path) -> None:
     good = fixture_path("ibkr", "flex_options_future_open_positions.xml")
     at = _upload(_app(), (good.name, good.read_bytes()), ("broken.csv", b"not a book\n1,2,3\n"))
     assert not at.exception
@@ -138,10 +206,11 @@ def test_failing_source_is_named_and_the_rest_renders() -> None:
     assert any("broken.csv" in text for text in errors)
     assert not any(good.name in text for text in errors)
     assert len(at.metric) == 5
-    assert len(_table(at, "positions")) == 11  # the good file's 11 open positions
+    positions = _table(at, "positions")
+    assert (positions["row"] == "position").sum() == 11  # the good file's 11 open positions
 
 
-def test_rejected_rows_are_listed_with_their_reason() -> None:
+def test_rejected_rows_are_listed_with_their_reason(data_dir: Path) -> None:
     bad_rows = fixture_path("ibkr", "flex_malformed_rows.xml")
     at = _upload(_app(), (bad_rows.name, bad_rows.read_bytes()))
     assert not at.exception
@@ -154,12 +223,25 @@ def test_accounts_filter_narrows_the_positions_table() -> None:
     at = _app()
     at.run()
     accounts = at.multiselect(key="accounts.Demo")
-    every = len(_table(at, "positions"))
+    every = (_table(at, "positions")["row"] == "position").sum()
     first = accounts.options[0]
     accounts.set_value([first]).run()
-    shown = _table(at, "positions")
+    table = _table(at, "positions")
+    shown = table[table["row"] == "position"]
     assert 0 < len(shown) < every
     assert set(shown["account"].str.endswith(first)) == {True}
+
+
+def test_positions_are_grouped_with_a_subtotal_after_each_underlying_and_expiry(app: AppTest) -> None:
+    table = _table(app, "positions")
+    subtotals = table[table["row"] == SUBTOTAL]
+    groups = table[table["row"] == "position"][["underlying", "expiry"]].drop_duplicates()
+    assert len(subtotals) == len(groups)
+    # Each group's rows come right before its subtotal, which carries the same underlying and expiry.
+    for index in subtotals.index:
+        above = table.loc[: index - 1]
+        last = above[above["row"] == "position"].iloc[-1]
+        assert (last["underlying"], last["expiry"]) == (table.loc[index, "underlying"], table.loc[index, "expiry"])
 
 
 def test_regime_replay_of_a_past_crisis_day() -> None:

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from agent_tools.llm_loop import ToolCallRecord
 from config.risk_matrix import load_risk_matrix
 from dashboard.book import demo_inputs, report_for
-from dashboard.chat import ChatReply, answer_question, append_turn, history, report_answer
+from dashboard.chat import ChatReply, answer_question, append_turn, history, llm_history, report_answer, tool_call_rows
 from dashboard.format import format_number
 from risk_engine.report import RiskReport
 from tests.dashboard.books import NOW, breaching_report
@@ -74,3 +75,34 @@ def test_history_keeps_question_and_answer_in_order() -> None:
         ("user", "q2"),
         ("assistant", "a2"),
     ]
+
+
+def test_llm_history_turns_the_session_into_chat_messages(demo: RiskReport) -> None:
+    state: dict[str, Any] = {}
+    append_turn(state, "What is my vega?", ChatReply(text="Vega: -1 $/vol pt", used=(), as_of=demo.as_of))
+    assert llm_history(state) == [
+        {"role": "user", "content": "What is my vega?"},
+        {"role": "assistant", "content": "Vega: -1 $/vol pt"},
+    ]
+
+
+def test_tool_call_rows_show_results_as_json_and_errors_as_text() -> None:
+    ok = ToolCallRecord(1, "get_book_summary", "{}", {"theta_usd_per_day": 566.3}, None)
+    bad = ToolCallRecord(2, "place_order", '{"qty": 1}', None, "unknown tool 'place_order'")
+    rows = tool_call_rows([ok, bad])
+    assert rows[0] == {
+        "step": 1,
+        "tool": "get_book_summary",
+        "arguments": "{}",
+        "outcome": "ok",
+        "result or error": '{"theta_usd_per_day": 566.3}',
+    }
+    assert (rows[1]["outcome"], rows[1]["result or error"]) == ("error", "unknown tool 'place_order'")
+
+
+def test_long_tool_results_are_clipped_for_the_expander() -> None:
+    big = ToolCallRecord(1, "get_positions", "", {"rows": ["x" * 50] * 100}, None)
+    (row,) = tool_call_rows([big])
+    assert row["arguments"] == "{}"
+    assert len(str(row["result or error"])) == 600
+    assert str(row["result or error"]).endswith("…")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from adapters.results import FetchResult, RejectedRow
 from config.risk_matrix import load_risk_matrix
 from dashboard.book import BookInputs
-from dashboard.positions_view import position_rows, rejected_rows
+from dashboard.positions_view import SUBTOTAL, grouped_position_rows, position_rows, rejected_rows
 from models.market import MarketSnapshot, Quote, UnderlyingMarket
 from models.positions import BrokerGreeks, Right, UnifiedPosition
 from risk_engine.report import build_risk_report
@@ -94,3 +96,35 @@ def test_rejected_rows_keep_source_row_field_and_reason() -> None:
     assert rejected_rows([bad]) == [
         {"source": "ibkr", "row": "line 7", "field": "strike", "reason": "strike is not a number"}
     ]
+
+
+def test_groups_by_underlying_and_expiry_each_end_with_its_subtotal() -> None:
+    near_a, near_b, far = spx_option(-3.0, 5.0), spx_option(2.0, 5.0, strike=5900.0), spx_option(1.0, 60.0)
+    spy = spx_option(1.0, 30.0).model_copy(update={"underlying": "SPY", "symbol": "SPY x", "strike": 600.0})
+    inputs = _inputs([far, spy, near_a, near_b], _snapshot({"SPX": 6000.0, "SPY": 600.0}))
+    report = build_risk_report(inputs.positions, inputs.market, MATRIX, NOW)
+    rows = grouped_position_rows(report, inputs, NOW, STALE_MIN)
+    assert [(r["row"], r["underlying"]) for r in rows] == [
+        ("position", "SPX"), ("position", "SPX"), (SUBTOTAL, "SPX"),
+        ("position", "SPX"), (SUBTOTAL, "SPX"),
+        ("position", "SPY"), (SUBTOTAL, "SPY"),
+    ]  # fmt: skip
+    near_total = rows[2]
+    assert near_total["position"] == "2 positions"
+    assert near_total["expiry"] == rows[0]["expiry"]
+    assert (near_total["DTE"], near_total["qty"], near_total["status"]) == (5, "", "")
+    assert set(near_total) == set(rows[0])  # same columns as its positions: no missing cells in the table
+    # The subtotal is the sum of its rows' position Greeks (report order: far, spy, near_a, near_b).
+    g = report.greeks
+    assert near_total["θ $/day"] == f"{g.theta_usd_per_day[2] + g.theta_usd_per_day[3]:,.2f}"
+    assert near_total["ν $/vol pt"] == f"{g.vega_usd_per_vol_point[2] + g.vega_usd_per_vol_point[3]:,.2f}"
+    assert near_total["βΔ SPX"] == f"{g.bw_delta[2] + g.bw_delta[3]:,.2f}"
+
+
+def test_book_total_equals_the_sum_of_the_subtotals() -> None:
+    positions = [spx_option(-3.0, 5.0), spx_option(2.0, 60.0), spx_option(1.0, 60.0, strike=5800.0)]
+    inputs = _inputs(positions, _snapshot({"SPX": 6000.0}))
+    report = build_risk_report(inputs.positions, inputs.market, MATRIX, NOW)
+    subtotals = [r for r in grouped_position_rows(report, inputs, NOW, STALE_MIN) if r["row"] == SUBTOTAL]
+    total = sum(float(str(r["θ $/day"]).replace(",", "")) for r in subtotals)
+    assert total == pytest.approx(report.totals.theta_per_day, abs=0.01 * len(subtotals))

@@ -10,6 +10,7 @@ import pytest
 from adapters.demo import load_demo_book
 from adapters.errors import AdapterError, SourceUnavailable
 from adapters.file_import import import_file
+from adapters.market_data import MARKET_DATA_SOURCE, MarketData
 from adapters.refresh import Sources, TimedSource
 from adapters.results import FetchResult
 from adapters.snapshot_store import SnapshotStore
@@ -27,6 +28,8 @@ from dashboard.sources import (
     select_accounts,
     status_lines,
 )
+from models.market import MarketSnapshot, Quote
+from models.positions import InstrumentKind
 from tests.conftest import fixture_path
 from tests.dashboard.books import NOW
 
@@ -153,3 +156,82 @@ def test_single_broker_choice_fetches_only_that_broker(tmp_path: Path) -> None:
         gathered = gather(SourceChoice.IBKR, _live_settings(), NOW, store=store, sources=_sources())
     assert "tastytrade" not in {s.name for s in gathered.statuses}
     assert gathered.failures == ()
+
+
+# ---- imported files are priced on live, stored, or their own data — never on the demo market -------------------
+
+FLEX = fixture_path("ibkr", "flex_options_future_open_positions.xml")
+
+
+def _live_market(at: datetime, spx: float = 5900.0) -> MarketSnapshot:
+    quote = Quote(value=spx, source=MARKET_DATA_SOURCE, as_of=at)
+    return MarketSnapshot(vix=Quote(value=21.0, source=MARKET_DATA_SOURCE, as_of=at), spx=quote, as_of=at)
+
+
+def test_file_without_market_data_or_store_is_priced_on_its_own_data_with_a_notice() -> None:
+    gathered = gather("Imported file", SETTINGS, NOW, uploads=[(FLEX.name, FLEX.read_bytes())])
+    market = gathered.inputs.market
+    assert not market.demo
+    assert (market.vix, market.spx, market.underlyings) == (None, None, {})
+    off = next(s for s in gathered.statuses if s.name == MARKET_DATA_SOURCE)
+    assert off.health is SourceHealth.OFF
+    assert off not in gathered.failures
+    assert any("market data is off" in notice for notice in gathered.notices)
+    assert any("regime is unknown" in notice for notice in gathered.notices)
+    (line,) = [ln for ln in status_lines(gathered.statuses, NOW, 15) if MARKET_DATA_SOURCE in ln.text]
+    assert line.text.startswith(f"– {MARKET_DATA_SOURCE}: off")
+
+
+def test_file_uses_the_last_stored_live_snapshot_marked_stale(tmp_path: Path) -> None:
+    stored_at = NOW - timedelta(hours=20)
+    with SnapshotStore(tmp_path / "store.sqlite3") as store:
+        store.save_market(_live_market(stored_at), MARKET_DATA_SOURCE)
+        gathered = gather("Imported file", SETTINGS, NOW, uploads=[(FLEX.name, FLEX.read_bytes())], store=store)
+    market = gathered.inputs.market
+    assert market.vix is not None
+    assert market.vix.value == 21.0
+    assert market.vix.as_of == stored_at  # each quote keeps its own as-of
+    status = next(s for s in gathered.statuses if s.name == MARKET_DATA_SOURCE)
+    assert (status.health, status.stale_since) == (SourceHealth.STALE, stored_at)
+    assert gathered.notices == ()
+
+
+def test_file_with_market_data_on_downloads_its_underlyings_and_saves_the_snapshot(tmp_path: Path) -> None:
+    asked: list[tuple[str, ...]] = []
+
+    def download(settings: Settings, now: datetime, underlyings: tuple[str, ...]) -> MarketData:
+        asked.append(underlyings)
+        return MarketData(snapshot=_live_market(now, spx=6100.0))
+
+    sources = Sources(market=TimedSource(MARKET_DATA_SOURCE, download, 5.0))
+    upload = [(FLEX.name, FLEX.read_bytes())]
+    with SnapshotStore(tmp_path / "store.sqlite3") as store:
+        gathered = gather("Imported file", SETTINGS, NOW, uploads=upload, store=store, sources=sources)
+        saved = store.last_market(MARKET_DATA_SOURCE)
+    positions = gathered.inputs.positions
+    futures = {p.underlying for p in positions if p.kind in (InstrumentKind.FUTURE, InstrumentKind.FUTURE_OPTION)}
+    assert asked == [tuple(sorted({p.underlying for p in positions} - futures))]
+    assert gathered.inputs.market.spx is not None
+    assert gathered.inputs.market.spx.value == 6100.0
+    assert saved is not None
+    assert saved.spx is not None
+    assert saved.spx.value == 6100.0
+    assert next(s for s in gathered.statuses if s.name == MARKET_DATA_SOURCE).health is SourceHealth.OK
+
+
+def test_file_market_download_failure_falls_back_to_the_stored_snapshot(tmp_path: Path) -> None:
+    def download(settings: Settings, now: datetime, underlyings: tuple[str, ...]) -> MarketData:
+        raise SourceUnavailable("yfinance download: HTTP 503")
+
+    sources = Sources(market=TimedSource(MARKET_DATA_SOURCE, download, 5.0))
+    stored_at = NOW - timedelta(hours=1)
+    upload = [(FLEX.name, FLEX.read_bytes())]
+    with SnapshotStore(tmp_path / "store.sqlite3") as store:
+        store.save_market(_live_market(stored_at), MARKET_DATA_SOURCE)
+        gathered = gather("Imported file", SETTINGS, NOW, uploads=upload, store=store, sources=sources)
+    status = next(s for s in gathered.statuses if s.name == MARKET_DATA_SOURCE)
+    assert status.health is SourceHealth.STALE
+    assert "503" in (status.error or "")
+    assert gathered.inputs.market.spx is not None
+    assert gathered.inputs.market.spx.as_of == stored_at
+    assert status in gathered.failures
