@@ -84,7 +84,7 @@ def to_arrays(positions: Sequence[UnifiedPosition], snapshot: MarketSnapshot, no
     """Struct-of-arrays view of `positions` priced against `snapshot` at instant `now`.
 
     The underlying price is always the underlying's (snapshot spot, else the broker's underlying price), never
-    the option's mark or strike. A missing IV, underlying price or expiry excludes the row from Greeks and
+    the option's mark or strike (a share or future's own mark is its underlying's price). A missing IV, underlying price or expiry excludes the row from Greeks and
     says so; a missing beta is 1.0 flagged as default; a missing dividend yield or rate is 0 flagged as assumed.
 
     Args:
@@ -111,6 +111,9 @@ def to_arrays(positions: Sequence[UnifiedPosition], snapshot: MarketSnapshot, no
         spot = _quote_value(market.spot)
         if np.isnan(spot) and p.underlying_price is not None:
             spot = p.underlying_price
+        if np.isnan(spot) and not p.is_option and p.mark is not None and p.mark > 0:
+            # Shares and futures are their own underlying: their mark is the underlying's price.
+            spot = p.mark
         if np.isnan(spot):
             missing.append(f"no price for underlying {p.underlying}")
         beta = market.beta

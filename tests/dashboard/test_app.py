@@ -192,10 +192,11 @@ def test_imported_book_without_market_data_is_never_priced_on_the_demo_market(da
     table = _table(at, "compliance")
     status = dict(zip(table["limit"], table["status"], strict=True))
     assert status["max_beta_delta"] == "UNKNOWN"
-    # The Flex row carries no underlying price, and there is no market: excluded and listed, not guessed.
+    # The shares are priced at their own Flex mark; only what needs the market (β, SPX) is unknown or assumed.
     excluded = next(frame.value for frame in at.dataframe if "effect" in frame.value.columns)
     effects = dict(zip(excluded["why"], excluded["effect"], strict=True))
-    assert effects["no price for underlying SPY"] == "excluded from totals"
+    assert "no price for underlying SPY" not in effects
+    assert any(why.startswith("beta of SPY unknown") for why in effects)
 
 
 def test_failing_source_is_named_and_the_rest_renders(data_dir: Path) -> None:

@@ -105,6 +105,16 @@ def test_underlying_price_comes_from_the_snapshot_not_the_option() -> None:
     assert arrays.spot[0] == 100.0
 
 
+def test_shares_without_a_market_price_use_their_own_mark() -> None:
+    # An imported statement with no market data: the share's mark is the underlying's price; the snapshot still wins.
+    marked = _shares(100.0).model_copy(update={"mark": 412.5})
+    alone = to_arrays([marked, _shares(5.0)], _snapshot(), NOW)
+    assert alone.spot[0] == 412.5
+    assert alone.priced.tolist() == [True, False]
+    quoted = to_arrays([marked], _snapshot(XYZ=_market(400.0, 1.0)), NOW)
+    assert quoted.spot[0] == 400.0
+
+
 def test_missing_beta_is_one_and_flagged_as_assumed() -> None:
     arrays = to_arrays([_shares(10.0)], _snapshot(XYZ=_market(50.0, None)), NOW)
     assert arrays.beta[0] == 1.0
