@@ -84,8 +84,9 @@ def to_arrays(positions: Sequence[UnifiedPosition], snapshot: MarketSnapshot, no
     """Struct-of-arrays view of `positions` priced against `snapshot` at instant `now`.
 
     The underlying price is always the underlying's (snapshot spot, else the broker's underlying price), never
-    the option's mark or strike (a share or future's own mark is its underlying's price). A missing IV, underlying price or expiry excludes the row from Greeks and
-    says so; a missing beta is 1.0 flagged as default; a missing dividend yield or rate is 0 flagged as assumed.
+    the option's mark or strike (a share or future's own mark is its underlying's price). A missing IV,
+    underlying price or expiry excludes the row from Greeks and says so; a missing beta is 1.0 flagged as
+    default; a missing dividend yield or rate is 0 flagged as assumed.
 
     Args:
         positions: Open positions in riskdash conventions.
