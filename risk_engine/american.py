@@ -160,6 +160,18 @@ def _surely_exercised(x: FloatArray, r: FloatArray, q: FloatArray, v: FloatArray
     return np.asarray(np.log(x) <= np.log(np.maximum(lam / (lam - 1.0), 1e-300)))
 
 
+def _exercise_screen(x: FloatArray, r: FloatArray, q: FloatArray, v: FloatArray) -> tuple[BoolArray, BoolArray]:
+    """(exercised, live): rows exercised at once (zero put-frame spot or at/below the perpetual boundary), and
+    the rows left that need the exercise boundary (enough total vol, not exercised at once)."""
+    exercised = x == 0.0
+    live = (v >= _MIN_TOTAL_VOL) & (x > 0.0)
+    live_rows = np.flatnonzero(live)
+    at_once = _surely_exercised(x[live_rows], r[live_rows], q[live_rows], v[live_rows])
+    exercised[live_rows[at_once]] = True
+    live[live_rows[at_once]] = False
+    return exercised, live
+
+
 def _early_greeks(frame: _PutFrame, rows: npt.NDArray[np.intp], wanted: tuple[GreekName, ...]) -> dict[str, FloatArray]:
     """Price and the `wanted` Greeks (riskdash units) of the rows of `frame` where early exercise can pay."""
     sp, kp, t, rp, qp, sig = (a[rows] for a in (frame.spot, frame.strike, frame.t, frame.rate, frame.div, frame.vol))
@@ -170,13 +182,7 @@ def _early_greeks(frame: _PutFrame, rows: npt.NDArray[np.intp], wanted: tuple[Gr
     # Rescaled put-frame results; the defaults are those of immediate exercise (zero put-frame spot).
     g, g1 = 1.0 - x, -np.ones_like(x)
     g2, g3, d_vol, d2_vol, d1_d_vol, d_rate, theta_year, d_delta_d_t = (np.zeros_like(x) for _ in range(8))
-    exercised = x == 0.0
-
-    live = (v >= _MIN_TOTAL_VOL) & (x > 0.0)
-    live_rows = np.flatnonzero(live)
-    at_once = _surely_exercised(x[live_rows], r[live_rows], q[live_rows], v[live_rows])
-    exercised[live_rows[at_once]] = True
-    live[live_rows[at_once]] = False
+    exercised, live = _exercise_screen(x, r, q, v)
     if live.any():
         rl, ql, vl = r[live], q[live], v[live]
         dr, dq = rate_bump(rl, ql, vl, bump_r[live], bump_q[live])
@@ -327,12 +333,7 @@ def _early_prices(frame: _PutFrame, rows: npt.NDArray[np.intp], spots_per_bounda
     sp, kp, t, rp, qp, sig = (a[rows] for a in (frame.spot, frame.strike, frame.t, frame.rate, frame.div, frame.vol))
     r, q, v, x = rp * t, qp * t, sig * np.sqrt(t), sp / kp
     g = 1.0 - x
-    exercised = x == 0.0
-    live = (v >= _MIN_TOTAL_VOL) & (x > 0.0)
-    live_rows = np.flatnonzero(live)
-    at_once = _surely_exercised(x[live_rows], r[live_rows], q[live_rows], v[live_rows])
-    exercised[live_rows[at_once]] = True
-    live[live_rows[at_once]] = False
+    exercised, live = _exercise_screen(x, r, q, v)
     if live.any():
         _, first, owner = np.unique(rows[live] // spots_per_boundary, return_index=True, return_inverse=True)
         rl, ql, vl = r[live], q[live], v[live]
