@@ -20,6 +20,10 @@ P(K, S, q, r), after the exact rescaling (r, q, sigma, T, K) -> (r T, q T, sigma
    differences are smooth) and difference the premium only; the European part of each is analytic. A `greeks=`
    subset runs only the scenarios it needs: vega alone is a forward difference, vomma or vanna need a central one.
 
+Scenario sets: `american_price_many_spots` solves one boundary per option for all its spots (exact);
+`american_price_paths` shares boundaries interpolated in vol across scenarios, within 2e-6 K of `american_price`
+(see risk_engine.american_scenarios).
+
 Rows that cannot need the machinery skip it: calls with q <= 0 and puts with r <= 0 are European exactly; puts
 far above X K (calls far below S / X) are European to the rounding of K (see `_negligible_premium`); puts below the
 perpetual boundary are exercised at once.
@@ -50,6 +54,7 @@ from risk_engine.american_premium import (
     sensitivities_by_scheme,
     values_on_boundaries,
 )
+from risk_engine.american_scenarios import values_on_interpolated_boundaries
 from risk_engine.greeks import (
     BoolArray,
     FloatArray,
@@ -62,7 +67,7 @@ from risk_engine.greeks import (
     wanted_greeks,
 )
 
-__all__ = ["american_greeks", "american_price", "american_price_many_spots"]
+__all__ = ["american_greeks", "american_price", "american_price_many_spots", "american_price_paths"]
 
 # Below this sigma sqrt T (sigma = 20 %: the last 0.1 s) the deterministic zero-volatility value is used.
 _MIN_TOTAL_VOL = 1e-5
@@ -323,8 +328,11 @@ def american_price(
     return american_greeks(is_call, spot, strike, t_years, rate, carry, vol, greeks=()).price
 
 
-def _early_prices(frame: _PutFrame, rows: npt.NDArray[np.intp], spots_per_boundary: int) -> FloatArray:
-    """Prices of the early-exercise `rows` of `frame`, each run of `spots_per_boundary` rows on one boundary.
+def _early_prices(
+    frame: _PutFrame, rows: npt.NDArray[np.intp], spots_per_boundary: int, european: FloatArray
+) -> FloatArray:
+    """Prices of the early-exercise `rows` of `frame`, each run of `spots_per_boundary` rows on one boundary;
+    `european` holds their European prices.
 
     The steps of `_early_greeks` for the price alone, with the boundary solved once per run of the flattened
     (options, spots) frame: those rows differ only in spot, which the rescaled boundary does not depend on (for a
@@ -337,7 +345,8 @@ def _early_prices(frame: _PutFrame, rows: npt.NDArray[np.intp], spots_per_bounda
     if live.any():
         _, first, owner = np.unique(rows[live] // spots_per_boundary, return_index=True, return_inverse=True)
         rl, ql, vl = r[live], q[live], v[live]
-        g[live], exercised[live] = values_on_boundaries(x[live], owner.ravel(), rl[first], ql[first], vl[first])
+        euro = european[live] / kp[live]  # the rescaled European put: C(S, K) = P(K, S) for calls
+        g[live], exercised[live] = values_on_boundaries(x[live], owner.ravel(), rl[first], ql[first], vl[first], euro)
     flat = v < _MIN_TOTAL_VOL
     if flat.any():
         value, when = deterministic(x[flat], r[flat], q[flat])
@@ -392,10 +401,78 @@ def american_price_many_spots(
 
     def kernel(part: slice) -> None:
         block = rows[part]
-        price[block] = _early_prices(frame, block, m)
+        price[block] = _early_prices(frame, block, m, price[block])
 
     # A boundary whose spots straddle two blocks is solved in both, to the same values.
     run_in_blocks(kernel, rows.size, block=_BLOCK_OPTIONS)
+    exercise = frame.floored & (frame.strike - frame.spot > price)
+    price[exercise] = (frame.strike - frame.spot)[exercise]
+    return price.reshape(frame.shape)
+
+
+def american_price_paths(
+    is_call: npt.ArrayLike,
+    spot: npt.ArrayLike,
+    strike: npt.ArrayLike,
+    t_years: npt.ArrayLike,
+    rate: npt.ArrayLike,
+    carry: npt.ArrayLike,
+    vol: npt.ArrayLike,
+) -> FloatArray:
+    """American prices in premium currency of many scenarios per option, shape (scenarios, options), each within
+    2e-6 of the strike of `american_price` (see risk_engine.american_scenarios for the method and measured error).
+
+    Scenarios of one option and time to expiry share exercise boundaries interpolated in volatility, so a VaR run
+    with its own vol per scenario solves a few boundaries per option instead of one per scenario.
+
+    Args:
+        is_call: True for calls, False for puts; scalar or shape (options,).
+        spot: Underlying prices (Black-76: futures prices), currency, shape (scenarios, options).
+        strike: Strike, currency; scalar or shape (options,).
+        t_years: Years to expiry, Actual/365; <= 0 means expired (intrinsic); broadcast to spot's shape.
+        rate: Continuously compounded risk-free rate, decimal; scalar or shape (options,).
+        carry: Cost of carry b, decimal (r - q for BSM, 0 for Black-76); scalar or shape (options,).
+        vol: Volatility, decimal per sqrt(year); broadcast to spot's shape.
+
+    Example:
+        The golden textbook put G01998 (QuantLib QdFp: 6.352863) in two vol scenarios:
+        >>> prices = american_price_paths(False, [[100.0], [100.0]], 100.0, 0.5, 0.05, 0.03, [[0.25], [0.3]])
+        >>> round(float(prices[0, 0]), 3)
+        6.353
+    """
+    spots = np.asarray(spot, dtype=np.float64)
+    if spots.ndim != 2:
+        raise ValueError(f"spot: expected shape (scenarios, options), got {spots.shape}")
+    n_options = spots.shape[1]
+    try:
+        columns = [np.broadcast_to(np.asarray(a), (n_options,))[None, :] for a in (is_call, strike, rate, carry)]
+        t, v = (np.broadcast_to(np.asarray(a, dtype=np.float64), spots.shape) for a in (t_years, vol))
+    except ValueError as exc:
+        raise ValueError(
+            f"is_call, strike, rate, carry: each a scalar or of shape ({n_options},); t_years, vol: broadcast to "
+            f"{spots.shape}"
+        ) from exc
+    call, k, r, b = columns
+    frame = _put_frame(call, spots, k, t, r, b, v, False)
+    euro = european_greeks(call, spots, k, t, r, b, v, greeks=())
+    price = np.array(np.broadcast_to(euro.price, frame.shape), dtype=np.float64).ravel()
+    rows = np.flatnonzero(frame.early)
+    sp, kp, tp, rp, qp, sig = (a[rows] for a in (frame.spot, frame.strike, frame.t, frame.rate, frame.div, frame.vol))
+    rt, qt, vt, x = rp * tp, qp * tp, sig * np.sqrt(tp), sp / kp
+    g = 1.0 - x
+    exercised, live = _exercise_screen(x, rt, qt, vt)
+    if live.any():
+        # Equal (option, time to expiry) means equal r T and q T: such scenarios may share boundaries.
+        _, horizon = np.unique(tp[live], return_inverse=True)
+        key = horizon.ravel() * n_options + rows[live] % n_options
+        euro_g = price[rows[live]] / kp[live]  # the rescaled European put: C(S, K) = P(K, S) for calls
+        g[live], exercised[live] = values_on_interpolated_boundaries(x[live], key, rt[live], qt[live], vt[live], euro_g)
+    flat = vt < _MIN_TOTAL_VOL
+    if flat.any():
+        value, when = deterministic(x[flat], rt[flat], qt[flat])
+        g[flat] = value
+        exercised[flat] = (value > 0.0) & (when == 0.0)
+    price[rows] = np.where(exercised, kp - sp, kp * g)
     exercise = frame.floored & (frame.strike - frame.spot > price)
     price[exercise] = (frame.strike - frame.spot)[exercise]
     return price.reshape(frame.shape)

@@ -1,7 +1,9 @@
 """Rescaled American put value (K = 1, T = 1) from its boundary: European part + early-exercise premium integral.
 
 Internal to `risk_engine.american`. Owns the premium quadrature, its spot derivatives, and the bumped-boundary
-sensitivities in volatility and rate. Pure numpy, options on the first axis.
+sensitivities in volatility and rate. Pure numpy, options on the first axis. Scenario prices go through
+`PremiumTable`: what the quadrature needs apart from spot is computed once per boundary (with 41 spots per boundary
+this took the stress grid's premium from 0.55 s to 0.29 s of CPU, the grid from ~910 ms to ~530 ms).
 """
 
 from __future__ import annotations
@@ -31,12 +33,17 @@ from risk_engine.greeks import BoolArray, FloatArray, GreekName, european_greeks
 
 __all__ = [
     "Needs",
+    "PremiumTable",
     "Sensitivities",
     "deterministic",
     "needs_for",
+    "premium_table",
+    "premium_weights",
     "rate_bump",
     "sensitivities",
     "sensitivities_by_scheme",
+    "solve_boundaries",
+    "table_values",
     "values_on_boundaries",
 ]
 
@@ -304,18 +311,137 @@ def sensitivities_by_scheme(
     return Sensitivities(exercised=exercised, **out)
 
 
+@dataclass(frozen=True)
+class PremiumTable:
+    """Per solved boundary, the premium quadrature's spot-free parts, shapes (G, L) over the premium nodes s_j.
+
+    At spot ratio x, d+(s_j) = ln x * slope_j + offset_j and d-(s_j) = d+(s_j) - vz_j, and the premium is
+    sum_j rate_w_j N(-d-(s_j)) - x sum_j div_w_j N(-d+(s_j)): two normal CDFs per node are all that depend on x.
+    """
+
+    r: FloatArray  # (G,) rescaled r T
+    q: FloatArray  # (G,) rescaled q T
+    v: FloatArray  # (G,) sigma sqrt T
+    ln_b: FloatArray  # (G,) ln B(T): at or below it the put is exercised
+    slope: FloatArray  # 1 / (v z_j)
+    offset: FloatArray  # -ln B(1 - s_j) / (v z_j) + (r - q + v^2 / 2) z_j / v
+    vz: FloatArray  # v z_j
+    rate_w: FloatArray  # r e^{-r s_j} w_j
+    div_w: FloatArray  # q e^{-q s_j} w_j
+
+
+def premium_weights(r: FloatArray, q: FloatArray, grid: Grid) -> tuple[FloatArray, FloatArray]:
+    """(r e^{-r s_j} w_j, q e^{-q s_j} w_j) over the premium nodes of `grid`, for r, q of shape (G, 1)."""
+    return r * np.exp(-r * grid.sp) * grid.wp_ds, q * np.exp(-q * grid.sp) * grid.wp_ds
+
+
+def premium_table(
+    r: FloatArray,
+    q: FloatArray,
+    v: FloatArray,
+    y: FloatArray,
+    ln_lim: FloatArray,
+    grid: Grid,
+    weights: tuple[FloatArray, FloatArray] | None = None,
+) -> PremiumTable:
+    """The `PremiumTable` of boundaries y (ln B at the collocation nodes, shape (G, n)); r, q, v, ln_lim (G, 1).
+
+    The same arithmetic as `_premium_rows`, done once per boundary instead of once per spot; `weights` are
+    `premium_weights(r, q, grid)` when the caller already has them.
+    """
+    gap = y - ln_lim
+    nodes_h = np.concatenate([np.zeros_like(r), gap * gap], axis=1)
+    depth = nodes_h @ grid.interp_p
+    np.maximum(depth, 0.0, out=depth)
+    np.sqrt(depth, out=depth)  # ln X - ln B(1 - s)
+    inv_v = 1.0 / v
+    slope = inv_v / grid.zp
+    depth -= ln_lim
+    depth *= slope
+    depth += (r - q + 0.5 * v * v) * inv_v * grid.zp
+    rate_w, div_w = premium_weights(r, q, grid) if weights is None else weights
+    return PremiumTable(
+        r=r[:, 0],
+        q=q[:, 0],
+        v=v[:, 0],
+        ln_b=y[:, -1],
+        slope=slope,
+        offset=depth,
+        vz=v * grid.zp,
+        rate_w=rate_w,
+        div_w=div_w,
+    )
+
+
+def table_values(
+    x: FloatArray,
+    table: PremiumTable,
+    b: npt.NDArray[np.intp] | None = None,
+    euro: FloatArray | None = None,
+) -> tuple[FloatArray, BoolArray]:
+    """Rescaled put values g(x) (K = 1) and exercise flags, option i on boundary b[i] of `table`; x shape (E,).
+
+    Equals `_premium_rows(..., order=0)` up to rounding: the European part, the premium quadrature and the
+    no-arbitrage floor are the same; the premium is only evaluated off the exercise region, where it is used.
+
+    Args:
+        x: Spot over strike, shape (E,).
+        table: The boundaries.
+        b: Row of `table` of each option; None: row i for option i.
+        euro: The rescaled European put price at x when the caller has it (else computed here).
+    """
+    ln_x = np.log(np.maximum(x, 1e-300))
+    ln_b = table.ln_b if b is None else table.ln_b[b]
+    exercised = ln_x <= ln_b
+    value = 1.0 - x
+    live = np.flatnonzero(~exercised)
+    if live.size:
+        bl = live if b is None else b[live]
+        xl = x[live]
+        dp = ln_x[live, None] * table.slope[bl]
+        dp += table.offset[bl]
+        premium = np.einsum("ij,ij->i", ndtr(table.vz[bl] - dp), table.rate_w[bl])
+        np.negative(dp, out=dp)
+        premium -= xl * np.einsum("ij,ij->i", ndtr(dp), table.div_w[bl])
+        if euro is None:
+            r, q, v = table.r[bl], table.q[bl], table.v[bl]
+            euro_l = european_greeks(False, xl, 1.0, 1.0, r, r - q, v, greeks=()).price
+        else:
+            euro_l = euro[live]
+        floor = np.maximum(1.0 - xl, euro_l)
+        value[live] = np.maximum(euro_l + premium, floor)
+    return value, exercised
+
+
+def solve_boundaries(r: FloatArray, q: FloatArray, v: FloatArray, scheme: Scheme) -> tuple[FloatArray, FloatArray]:
+    """(y, ln X): ln B at the collocation nodes of `scheme`, shape (G, n), for rescaled r, q, v of shape (G, 1).
+
+    The steps of `sensitivities` for the base scenario: QD+ start, then all of the scheme's sweeps.
+    """
+    qd = qdplus(r, q, v, limit(r, q), scheme.grid)
+    y = fixed_point(qdplus_nodes(qd, qdplus_solve(qd)), r, q, v, qd, scheme, scheme.sweeps - scheme.shared_sweeps)
+    return fixed_point(y, r, q, v, qd, scheme, scheme.shared_sweeps), qd.ln_lim
+
+
 def values_on_boundaries(
-    x: FloatArray, owner: npt.NDArray[np.intp], r: FloatArray, q: FloatArray, v: FloatArray
+    x: FloatArray,
+    owner: npt.NDArray[np.intp],
+    r: FloatArray,
+    q: FloatArray,
+    v: FloatArray,
+    euro: FloatArray | None = None,
 ) -> tuple[FloatArray, BoolArray]:
     """Rescaled put values g(x) (K = 1) and exercise flags, option i on the boundary of (r, q, v)[owner[i]].
 
     Each boundary is solved once however many options share it (the boundary does not depend on x), by the same
-    steps as `sensitivities` with no Greeks asked, so every value equals `sensitivities_by_scheme(...).value`.
+    steps as `sensitivities` with no Greeks asked, so every value equals `sensitivities_by_scheme(...).value` (to
+    rounding: the spot-free parts of the premium quadrature are computed once per boundary, see `PremiumTable`).
 
     Args:
         x: Spot over strike of each option, shape (E,).
         owner: Index into r, q, v of each option's boundary, shape (E,).
         r, q, v: Rescaled r T (> 0), q T, sigma sqrt T (> 0) of each boundary, shape (G,).
+        euro: Rescaled European put price of each option when the caller has it, shape (E,).
     """
     value = np.zeros_like(x)
     exercised = np.zeros(x.shape, dtype=bool)
@@ -327,19 +453,15 @@ def values_on_boundaries(
         if not bounds.size:
             continue
         r2, q2, v2 = r[bounds, None], q[bounds, None], v[bounds, None]
-        qd = qdplus(r2, q2, v2, limit(r2, q2), scheme.grid)
-        y = fixed_point(
-            qdplus_nodes(qd, qdplus_solve(qd)), r2, q2, v2, qd, scheme, scheme.sweeps - scheme.shared_sweeps
-        )
-        y = fixed_point(y, r2, q2, v2, qd, scheme, scheme.shared_sweeps)
+        y, ln_lim = solve_boundaries(r2, q2, v2, scheme)
+        table = premium_table(r2, q2, v2, y, ln_lim, scheme.grid)
         local[bounds] = np.arange(bounds.size)
         options = np.flatnonzero(option_scheme == index)
         step = max(CHUNK_ELEMENTS // scheme.grid.zp.size, 1)
         for first in range(0, options.size, step):
             rows = options[first : first + step]
-            b = local[owner[rows]]
-            part = _premium_rows(x[rows], r2[b], q2[b], v2[b], y[b], qd.ln_lim[b], scheme.grid, 0)
-            value[rows], exercised[rows] = part.value, part.exercised
+            part = None if euro is None else euro[rows]
+            value[rows], exercised[rows] = table_values(x[rows], table, local[owner[rows]], part)
     return value, exercised
 
 

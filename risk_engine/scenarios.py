@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.conventions import CALENDAR_DAYS_PER_YEAR, VOL_POINT
-from risk_engine.american import american_price_many_spots
+from risk_engine.american import american_price_many_spots, american_price_paths
 from risk_engine.arrays import PositionArrays
 from risk_engine.greeks import BoolArray, FloatArray, compute_greeks
 
@@ -123,6 +123,31 @@ def _option_prices(
     ).price
 
 
+def _scenario_prices(
+    p: PositionArrays, rows: npt.NDArray[np.intp], spot: FloatArray, t: FloatArray, iv: FloatArray
+) -> FloatArray:
+    """Per-unit prices of the options `rows` in each scenario, spot, t and iv of shape (scenarios, rows).
+
+    European and Black-76 rows go through `_option_prices`; American rows through `american_price_paths`, whose
+    scenarios share exercise boundaries interpolated in vol (within 2e-6 of the strike of the exact pricer).
+    """
+    american = p.is_american[rows]
+    if not american.any():
+        return _option_prices(p, rows, spot, t, iv)
+    t = np.broadcast_to(t, spot.shape)
+    price = np.empty(spot.shape)
+    others = np.flatnonzero(~american)
+    if others.size:
+        price[:, others] = _option_prices(p, rows[others], spot[:, others], t[:, others], iv[:, others])
+    am = np.flatnonzero(american)
+    rows_am = rows[am]
+    carry = np.where(p.is_black76[rows_am], 0.0, p.rate[rows_am] - p.div_yield[rows_am])
+    price[:, am] = american_price_paths(
+        p.is_call[rows_am], spot[:, am], p.strike[rows_am], t[:, am], p.rate[rows_am], carry, iv[:, am]
+    )
+    return price
+
+
 def current_values_usd(p: PositionArrays) -> FloatArray:
     """Model value of every position in USD (price × quantity × multiplier); 0 where the row is not priced.
 
@@ -223,8 +248,9 @@ def _paths_pnl(
             pnl += linear_pnl.sum(axis=1)
 
     if options.size:
-        base = _option_prices(p, options, p.spot[options], p.t_years[options], p.iv[options])
         spot0, t0, iv0 = p.spot[options], p.t_years[options], p.iv[options]
+        # Today's values by the scenario pricer itself, so that a zero shock gives exactly zero P&L.
+        base = _scenario_prices(p, options, spot0[None, :], t0[None, :], iv0[None, :])[0]
         beta_o, size_o = beta[options], size[options]
         vol_scale = iv_shock_scale(p, vol_rule)[options]
         step = max(1, _CHUNK_ELEMENTS // options.size)
@@ -233,7 +259,7 @@ def _paths_pnl(
             factor = np.maximum(1.0 + spot_shock[part, None] * beta_o, _MIN_SPOT_FRACTION)
             iv = iv0 * (1.0 + vol_shock[part, None] * vol_scale)
             t = t0 - horizon[part, None] / CALENDAR_DAYS_PER_YEAR
-            price = _option_prices(p, options, spot0 * factor, t, iv)
+            price = _scenario_prices(p, options, spot0 * factor, t, iv)
             option_pnl = (price - base) * size_o
             if per_position:
                 pnl[part, options] = option_pnl
@@ -300,7 +326,11 @@ def _american_grid_pnl(
     The same prices as `revalue_paths` (same spot, IV and time arithmetic, the same American pricer), but each
     (row, horizon, vol shock) solves its exercise boundary once for the whole spot axis, which it does not depend on.
     """
-    base = _option_prices(p, rows, p.spot[rows], p.t_years[rows], p.iv[rows])
+    # Today's values by the grid's own pricer, so that the zero-shock cell is exactly zero P&L.
+    carry0 = np.where(p.is_black76[rows], 0.0, p.rate[rows] - p.div_yield[rows])
+    base = american_price_many_spots(
+        p.is_call[rows], p.spot[rows][:, None], p.strike[rows], p.t_years[rows], p.rate[rows], carry0, p.iv[rows]
+    )[:, 0]
     factor = np.maximum(1.0 + spot_shock[None, :] * beta[:, None], _MIN_SPOT_FRACTION)  # (row, spot)
     spots = np.broadcast_to((p.spot[rows][:, None] * factor)[None, None], (horizon.size, vol_shock.size, *factor.shape))
     iv = p.iv[rows] * (1.0 + vol_shock[:, None] * vol_scale)  # (vol, row)

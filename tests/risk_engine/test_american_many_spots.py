@@ -1,4 +1,5 @@
-"""American prices at many spots per boundary equal `american_price` element by element; `revalue` is unchanged."""
+"""American prices at many spots per boundary equal `american_price` element by element; `revalue` agrees with the
+scenario paths within the stated 2e-6 K of the American scenario pricer."""
 
 from __future__ import annotations
 
@@ -116,9 +117,13 @@ def test_revalue_equals_the_flattened_scenario_paths(vol_rule: VolRule, per_posi
         per_position=per_position,
     )
     assert grid.shape == (3, _SPOTS, 11, p.size) if per_position else (3, _SPOTS, 11)
-    # Per position the prices are the same; the book sum only adds in another order.
+    # The grid prices American rows exactly; the paths share boundaries interpolated in vol, within 2e-6 of the
+    # strike per unit (risk_engine.american_scenarios). Other rows agree to rounding (the sum adds in another order).
     scale = np.abs(paths).max()
-    np.testing.assert_allclose(grid, paths.reshape(grid.shape), rtol=1e-12, atol=1e-12 * scale)
+    american = p.is_american & p.is_option & p.priced
+    allowed = np.where(american, 2e-6 * np.nan_to_num(p.strike) * np.abs(p.quantity * p.multiplier), 0.0)
+    diff = np.abs(grid - paths.reshape(grid.shape))
+    assert np.all(diff <= (allowed if per_position else allowed.sum()) + 1e-12 * scale)
 
 
 def test_revalue_rejects_a_vol_shock_of_minus_100_percent() -> None:
