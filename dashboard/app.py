@@ -242,13 +242,16 @@ st.dataframe(
 # ---- charts -----------------------------------------------------------------------------------------------------
 left, right = st.columns(2)
 with left:
-    gamma_tab, greeks_tab = st.tabs(["Gamma by DTE", "Theta & vega by DTE"])
+    # Lazy tabs: only the open tab's chart is drawn, a chart fewer for the browser on every load and rerun.
+    gamma_tab, greeks_tab = st.tabs(["Gamma by DTE", "Theta & vega by DTE"], key="charts.dte_tab", on_change="rerun")
     with gamma_tab:
         if page.near_expiry_warning:
             st.error(page.near_expiry_warning, icon="⚠️")
-        st.plotly_chart(page.gamma_figure, key="gamma_by_dte")
+        if gamma_tab.open:
+            st.plotly_chart(page.gamma_figure, key="gamma_by_dte")
     with greeks_tab:
-        st.plotly_chart(page.greeks_figure, key="greeks_by_dte")
+        if greeks_tab.open:
+            st.plotly_chart(page.greeks_figure, key="greeks_by_dte")
 with right:
     st.plotly_chart(page.theta_vega_figure, key="theta_vega")
 

@@ -130,7 +130,7 @@ def test_compliance_table_lists_every_limit_and_shows_the_demo_vega_breach(app: 
 
 def test_gamma_and_theta_vega_charts_are_drawn(app: AppTest) -> None:
     charts = _charts(app)
-    assert set(charts) == {"gamma_by_dte", "greeks_by_dte", "theta_vega"}
+    assert set(charts) == {"gamma_by_dte", "theta_vega"}  # the closed tab's chart is not drawn
     buckets = [b.label for b in load_risk_matrix().dte_buckets]
     gamma_x = {x for trace in charts["gamma_by_dte"]["data"] for x in trace["x"]}
     assert set(buckets) <= gamma_x
@@ -138,6 +138,15 @@ def test_gamma_and_theta_vega_charts_are_drawn(app: AppTest) -> None:
     assert "book" in names
     assert "underlyings" in names
     assert [t.label for t in app.tabs] == ["Gamma by DTE", "Theta & vega by DTE"]
+
+
+def test_theta_and_vega_by_dte_are_drawn_when_their_tab_is_opened(app: AppTest) -> None:
+    app.session_state["charts.dte_tab"] = "Theta & vega by DTE"
+    charts = _charts(app.run())
+    assert set(charts) == {"greeks_by_dte", "theta_vega"}
+    buckets = [b.label for b in load_risk_matrix().dte_buckets]
+    assert [trace["name"] for trace in charts["greeks_by_dte"]["data"]] == ["theta $/day", "vega $/vol pt"]
+    assert set(buckets) <= {x for trace in charts["greeks_by_dte"]["data"] for x in trace["x"]}
 
 
 def test_sidebar_shows_every_source_with_its_as_of(app: AppTest) -> None:
