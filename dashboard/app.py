@@ -10,8 +10,15 @@ from __future__ import annotations
 import time
 from datetime import UTC, date, datetime
 
-import pandas as pd
 import streamlit as st
+
+from dashboard.chart_warmup import ChartWarmup
+
+# Before the heavy imports below, so the browser fetches the chart library while they run (dashboard/chart_warmup.py).
+st.set_page_config(page_title="riskdash", layout="wide")
+warmup = ChartWarmup(st.session_state)
+
+import pandas as pd
 
 from adapters.market_history import HistoryError
 from adapters.snapshot_store import SnapshotStore
@@ -151,7 +158,6 @@ def _submit_what_if() -> None:
     state["whatif.request"] = "\n".join(lines)
 
 
-st.set_page_config(page_title="riskdash", layout="wide")
 mark_page_run(st.session_state, time.monotonic())
 now = datetime.now(UTC).replace(second=0, microsecond=0)
 
@@ -178,6 +184,7 @@ with st.sidebar:
 book_key: BookKey = (choice, uploads, now.isoformat(), nonce(st.session_state), tuple(sorted(chosen)))
 page = _page(*book_key)
 report, banner = page.report, page.banner
+warmup.done()
 
 with st.sidebar:
     st.subheader("Sources")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 import plotly.graph_objects as go
 
@@ -36,7 +37,6 @@ class Page:
     cards: tuple[Card, ...]
     compliance: list[dict[str, object]]
     gamma_figure: go.Figure
-    greeks_figure: go.Figure
     theta_vega_figure: go.Figure
     near_expiry_warning: str | None
     iv_hv: list[dict[str, str]]
@@ -45,6 +45,11 @@ class Page:
     """Position rows grouped by underlying and expiry, each group followed by its subtotal row."""
     rejected: list[dict[str, str]]
     excluded: list[dict[str, str]]
+
+    @cached_property
+    def greeks_figure(self) -> go.Figure:
+        """Theta and vega by DTE: built on first use, since its tab is closed on most runs (~20 ms of Plotly)."""
+        return greeks_by_dte_figure(self.report)
 
 
 def build_page(gathered: Gathered, accounts: Sequence[str], matrix: RiskMatrix, now: datetime) -> Page:
@@ -70,7 +75,6 @@ def build_page(gathered: Gathered, accounts: Sequence[str], matrix: RiskMatrix, 
         cards=summary_cards(report),
         compliance=compliance_rows(report),
         gamma_figure=gamma_by_dte_figure(report),
-        greeks_figure=greeks_by_dte_figure(report),
         theta_vega_figure=theta_vega_figure(report, matrix.theta_vega_zone),
         near_expiry_warning=near_expiry_warning_text(report),
         iv_hv=iv_hv_table(iv_rows),
