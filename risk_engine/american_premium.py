@@ -3,7 +3,9 @@
 Internal to `risk_engine.american`. Owns the premium quadrature, its spot derivatives, and the bumped-boundary
 sensitivities in volatility and rate. Pure numpy, options on the first axis. Scenario prices go through
 `PremiumTable`: what the quadrature needs apart from spot is computed once per boundary (with 41 spots per boundary
-this took the stress grid's premium from 0.55 s to 0.29 s of CPU, the grid from ~910 ms to ~530 ms).
+this took the stress grid's premium from 0.55 s to 0.29 s of CPU, the grid from ~910 ms to ~530 ms), and
+`table_premium` skips the leading nodes where both normal CDFs are below N(-8.5) (~45 % of them on the stress grid,
+premium 0.27 s -> ~0.19 s of CPU; the grid moved by at most 1.2e-16 K against evaluating every node).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ __all__ = [
     "sensitivities",
     "sensitivities_by_scheme",
     "solve_boundaries",
+    "table_premium",
     "table_values",
     "values_on_boundaries",
 ]
@@ -59,6 +62,9 @@ _VOL_BUMP_FORWARD = 2e-5
 # K T. Without the floor a 1-hour 5 % vol option's rho carried 2.6e-5 of its scale in rounding noise.
 _RATE_BUMP = 1e-6
 _MIN_RATE_STEP = 1e-9
+# A premium node whose d- exceeds this adds under N(-8.5) ~ 1e-17 of its weight: not evaluated (table_premium).
+_SATURATED = 8.5
+_START_STEP = 4
 _EUROPEAN_PARTS: tuple[GreekName, ...] = ("price", "delta", "gamma")  # what the premium adds to
 
 
@@ -398,11 +404,7 @@ def table_values(
     if live.size:
         bl = live if b is None else b[live]
         xl = x[live]
-        dp = ln_x[live, None] * table.slope[bl]
-        dp += table.offset[bl]
-        premium = np.einsum("ij,ij->i", ndtr(table.vz[bl] - dp), table.rate_w[bl])
-        np.negative(dp, out=dp)
-        premium -= xl * np.einsum("ij,ij->i", ndtr(dp), table.div_w[bl])
+        premium = table_premium(ln_x[live], table, bl)
         if euro is None:
             r, q, v = table.r[bl], table.q[bl], table.v[bl]
             euro_l = european_greeks(False, xl, 1.0, 1.0, r, r - q, v, greeks=()).price
@@ -411,6 +413,39 @@ def table_values(
         floor = np.maximum(1.0 - xl, euro_l)
         value[live] = np.maximum(euro_l + premium, floor)
     return value, exercised
+
+
+def table_premium(ln_x: FloatArray, table: PremiumTable, b: npt.NDArray[np.intp]) -> FloatArray:
+    """The premium quadrature at ln x on boundary b[i] of `table` (no floor, any x); shapes (E,).
+
+    The leading premium nodes (small s) at which d- already exceeds `_SATURATED` add less than N(-8.5) ~ 1e-17 of
+    their weights (both CDFs are below it), far under the rounding of the sum: the CDFs are evaluated from each
+    element's first unsaturated node on (starts rounded down to `_START_STEP`, so elements share column ranges).
+    On the stress grid's spots this skips ~45 % of the normal CDFs.
+
+    Args:
+        ln_x: ln of spot over strike, shape (E,).
+        table: The boundaries.
+        b: Row of `table` of each element.
+    """
+    dp = ln_x[:, None] * table.slope[b]
+    dp += table.offset[b]
+    vz = table.vz[b]
+    nodes = dp.shape[1]
+    saturated = dp > vz + _SATURATED
+    first = np.where(saturated.all(axis=1), nodes, np.argmin(saturated, axis=1))
+    start = first - first % _START_STEP
+    x = np.exp(ln_x)
+    premium = np.zeros_like(ln_x)
+    for column in np.unique(start):
+        if column >= nodes:
+            continue
+        rows = np.flatnonzero(start == column)
+        d, bl = dp[rows, column:], b[rows]
+        premium[rows] = np.einsum("ij,ij->i", ndtr(vz[rows, column:] - d), table.rate_w[bl, column:])
+        np.negative(d, out=d)
+        premium[rows] -= x[rows] * np.einsum("ij,ij->i", ndtr(d), table.div_w[bl, column:])
+    return premium
 
 
 def solve_boundaries(r: FloatArray, q: FloatArray, v: FloatArray, scheme: Scheme) -> tuple[FloatArray, FloatArray]:
@@ -457,7 +492,7 @@ def values_on_boundaries(
         table = premium_table(r2, q2, v2, y, ln_lim, scheme.grid)
         local[bounds] = np.arange(bounds.size)
         options = np.flatnonzero(option_scheme == index)
-        step = max(CHUNK_ELEMENTS // scheme.grid.zp.size, 1)
+        step = max(4 * CHUNK_ELEMENTS // scheme.grid.zp.size, 1)
         for first in range(0, options.size, step):
             rows = options[first : first + step]
             part = None if euro is None else euro[rows]

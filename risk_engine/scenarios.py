@@ -341,13 +341,8 @@ def _american_grid_pnl(
     carry = np.broadcast_to(np.where(p.is_black76[rows], 0.0, p.rate[rows] - p.div_yield[rows]), grid).ravel()
     (call, strike, rate), (t_flat, iv_flat) = fixed, columns
     spot_rows = spots.reshape(-1, spot_shock.size)
-    price = np.empty_like(spot_rows)
-    step = max(1, _CHUNK_ELEMENTS // spot_shock.size)
-    for start in range(0, spot_rows.shape[0], step):
-        part = slice(start, start + step)
-        price[part] = american_price_many_spots(
-            call[part], spot_rows[part], strike[part], t_flat[part], rate[part], carry[part], iv_flat[part]
-        )
+    # One call: it blocks the (row, horizon, vol) boundaries itself, over both threads.
+    price = american_price_many_spots(call, spot_rows, strike, t_flat, rate, carry, iv_flat)
     pnl = (price.reshape(*grid, spot_shock.size) - base[:, None]) * (p.quantity * p.multiplier)[rows, None]
     return np.ascontiguousarray(pnl.transpose(0, 3, 1, 2))
 
