@@ -33,13 +33,16 @@ _DRAWN = "[...document.querySelectorAll('.js-plotly-plot')].filter(chart => char
 
 _BARE = 'import streamlit as st; st.write("bare page: on" if st.checkbox("toggle", key="t") else "bare page: off")\n'
 
+# The page's own imports must run inside app.py (after its chart warm-up, as for any book), so dashboard.sources is
+# patched from an import hook the moment app.py has imported it, not imported here first.
 _SYNTHETIC = f"""
-import runpy, sys
+import builtins, runpy, sys
 sys.path.insert(0, {str(REPO)!r})
-import dashboard.sources as sources
-from adapters.demo import load_demo_book
+_import = getattr(builtins, "_bench_original_import", builtins.__import__)  # reruns must not stack hooks
+builtins._bench_original_import = _import
 
 def _book(now):
+    from adapters.demo import load_demo_book
     demo = load_demo_book(now)
     rows = demo.positions
     copies = []
@@ -48,7 +51,14 @@ def _book(now):
         copies.append(row.model_copy(update={{"account": f"BENCH-{{i % 4}}", "symbol": f"{{row.symbol}}#{{i}}"}}))
     return demo.model_copy(update={{"positions": tuple(copies)}})
 
-sources.load_demo_book = _book
+def _patching_import(*args, **kwargs):
+    module = _import(*args, **kwargs)
+    sources = sys.modules.get("dashboard.sources")
+    if sources is not None and getattr(sources, "load_demo_book", None) is not _book and hasattr(sources, "gather"):
+        sources.load_demo_book = _book
+    return module
+
+builtins.__import__ = _patching_import
 runpy.run_path({str(REPO / "dashboard" / "app.py")!r}, run_name="__main__")
 """
 

@@ -1,10 +1,11 @@
-"""Starts the browser loading the chart library before the page's Python has anything to draw.
+"""Starts the browser loading the chart library while a cold server's Python imports and values the book.
 
 Streamlit's frontend fetches and evaluates Plotly (a 4.7 MB bundle) only when the first chart element reaches it. On
 a server's first run that element comes ~1.2 s after the page connects (module imports, then the book's first
-valuation), and the fetch then sits in front of every chart. A session's first run therefore sends a 10-pixel empty
-chart at once, from a slot at the top of the sidebar, and clears the slot once the book is computed: the browser
-loads Plotly while Python works. bench/bench_dashboard.py, cold load of the demo page: last chart 3.26 s → 2.86 s.
+valuation), and the fetch then sits in front of every chart. So that run sends a 10-pixel empty chart at once, from
+a slot at the top of the sidebar, and clears the slot once the book is computed: the browser loads Plotly while
+Python works (bench/bench_dashboard.py, cold load of the demo page: last chart 3.26 s → 2.86 s). On a warm server
+the page's Python takes ~50 ms, nothing is gained, and the early Plotly evaluation would only delay the banner.
 
 Imports only streamlit, so app.py can call it before its heavy imports.
 """
@@ -37,10 +38,11 @@ def needs_warmup(state: MutableMapping[Any, Any]) -> bool:
 class ChartWarmup:
     """The sidebar slot holding the warm-up chart; `done()` clears it once the real page is about to be drawn."""
 
-    def __init__(self, state: MutableMapping[Any, Any]) -> None:
+    def __init__(self, state: MutableMapping[Any, Any], *, server_cold: bool) -> None:
+        """Sends the warm-up chart on a session's first run when `server_cold` (the page's modules not yet loaded)."""
         # The slot exists on every run, so the sidebar's element positions never shift between runs.
         self._slot = st.sidebar.empty()
-        self._shown = needs_warmup(state)
+        self._shown = server_cold and needs_warmup(state)
         if self._shown:
             self._slot.plotly_chart(WARMUP_FIGURE, config={"staticPlot": True}, key="chart_warmup")
 

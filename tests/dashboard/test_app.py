@@ -258,6 +258,7 @@ def test_regime_replay_of_a_past_crisis_day() -> None:
     import datetime
 
     at = _app()
+    at.session_state["replay.open"] = True  # lazy expander: the replay runs only while open
     at.run()
     # CBOE VIX closed at 82.69 on 2020-03-16, past the crisis clause VIX > 35.
     at.date_input(key="replay_day").set_value(datetime.date(2020, 3, 16)).run()
@@ -268,7 +269,9 @@ def test_regime_replay_of_a_weekend_names_the_nearest_trading_days() -> None:
     import datetime
 
     at = _app()
+    at.session_state["replay.open"] = True
     at.run()
+    assert not [e for e in _app().run().sidebar.date_input if e.key == "replay_day"]  # closed: nothing computed
     at.date_input(key="replay_day").set_value(datetime.date(2020, 3, 14)).run()
     warning = next(w.value for w in at.sidebar.warning)
     assert "Saturday" in warning

@@ -155,13 +155,24 @@ def test_risk_graph_of_the_book_and_of_one_underlying() -> None:
     np.testing.assert_allclose(lines[2]["y"], graphs[1].curves[2].pnl_usd, rtol=1e-9)
 
 
+def _open_what_if(at: AppTest) -> AppTest:
+    at.session_state["whatif.open"] = True  # the expander is lazy: its form is drawn only while open
+    return at.run()
+
+
 def _check(at: AppTest, lines: str) -> AppTest:
+    _open_what_if(at)
     at.text_area(key="whatif.lines").set_value(lines)
     return at.button(key="whatif.submit").click().run()
 
 
-def test_what_if_form_says_it_is_read_only(closed: AppTest) -> None:
-    assert any("nothing is sent" in c.value for c in closed.caption)
+def test_what_if_form_says_it_is_read_only_and_is_drawn_only_when_opened(closed: AppTest) -> None:
+    (box,) = [e for e in closed.expander if e.label.startswith("What-if trade")]
+    assert "read-only: nothing is sent" in box.label
+    assert not closed.text_area  # closed: no form on the page
+    opened = _open_what_if(closed)
+    assert any("nothing is sent to any broker" in c.value for c in opened.caption)
+    assert [t.key for t in opened.text_area] == ["whatif.lines"]
 
 
 def test_what_if_of_an_empty_trade_changes_nothing() -> None:
@@ -204,7 +215,7 @@ def test_what_if_line_that_is_not_a_leg_is_listed_and_not_checked() -> None:
 
 def test_what_if_small_form_leg_is_checked() -> None:
     at = _app()
-    at.run()
+    _open_what_if(at)
     at.text_input(key="whatif.underlying").set_value("SPY")
     at.number_input(key="whatif.quantity").set_value(2000.0)
     at.button(key="whatif.submit").click().run()
