@@ -290,7 +290,7 @@ if page.rejected:
 # ---- scenarios: computed only for the view opened, cached per book ----------------------------------------------
 st.subheader("Scenario analysis — full revaluation")
 view = st.radio(
-    "Scenario view (computed when opened; seconds on American options)", SCENARIO_VIEWS, horizontal=True,
+    "Scenario view (computed when opened; up to a second on American options)", SCENARIO_VIEWS, horizontal=True,
     key="scenario.view",
 )  # fmt: skip
 if view == "Stress grid":
