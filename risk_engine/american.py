@@ -42,7 +42,7 @@ Bjerksund-Stensland (2002) misses the published exact values by up to 0.04 on a 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -182,6 +182,14 @@ def _exercise_screen(x: FloatArray, r: FloatArray, q: FloatArray, v: FloatArray)
     return exercised, live
 
 
+def _settle_floored(frame: _PutFrame, price: FloatArray) -> BoolArray:
+    """Sets `price` (flat, in place) to the exercise value where a floored row (r T below _MIN_RATE_TIME, priced as
+    European) is worth more exercised at once; returns those rows."""
+    exercise: BoolArray = frame.floored & (frame.strike - frame.spot > price)
+    price[exercise] = (frame.strike - frame.spot)[exercise]
+    return exercise
+
+
 def _early_greeks(frame: _PutFrame, rows: npt.NDArray[np.intp], wanted: tuple[GreekName, ...]) -> dict[str, FloatArray]:
     """Price and the `wanted` Greeks (riskdash units) of the rows of `frame` where early exercise can pay."""
     sp, kp, t, rp, qp, sig = (a[rows] for a in (frame.spot, frame.strike, frame.t, frame.rate, frame.div, frame.vol))
@@ -293,9 +301,8 @@ def american_greeks(
             out[name][block] = values[name]
 
     run_in_blocks(kernel, rows.size, block=_BLOCK_OPTIONS)
-    exercise = frame.floored & (frame.strike - frame.spot > out["price"])
+    exercise = _settle_floored(frame, out["price"])
     if exercise.any():
-        out["price"][exercise] = (frame.strike - frame.spot)[exercise]
         if "delta" in out:
             out["delta"][exercise] = np.where(frame.call[exercise], 1.0, -1.0)
         for name in wanted:
@@ -333,25 +340,30 @@ def american_price(
     return american_greeks(is_call, spot, strike, t_years, rate, carry, vol, greeks=()).price
 
 
-def _early_prices(
-    frame: _PutFrame, rows: npt.NDArray[np.intp], spots_per_boundary: int, european: FloatArray
-) -> FloatArray:
-    """Prices of the early-exercise `rows` of `frame`, each run of `spots_per_boundary` rows on one boundary;
-    `european` holds their European prices.
+BoundarySharing = Callable[
+    [npt.NDArray[np.intp], FloatArray, FloatArray, FloatArray, FloatArray, FloatArray], tuple[FloatArray, BoolArray]
+]
+"""(frame rows, x, r T, q T, sigma sqrt T, rescaled European put) -> rescaled put values and exercise flags, with
+the rows' boundaries shared as the caller's scenarios allow (exactly per option, or interpolated in vol)."""
 
-    The steps of `_early_greeks` for the price alone, with the boundary solved once per run of the flattened
-    (options, spots) frame: those rows differ only in spot, which the rescaled boundary does not depend on (for a
-    call the spot is the put-frame strike, which the rescaling divides out).
+
+def _early_prices(
+    frame: _PutFrame, rows: npt.NDArray[np.intp], european: FloatArray, values: BoundarySharing
+) -> FloatArray:
+    """Prices of the early-exercise `rows` of `frame`, whose European prices are `european`; `values` prices the
+    rows that need the premium.
+
+    The steps of `_early_greeks` for the price alone: rows exercised at once and zero-volatility rows are settled
+    here, the others by `values` on boundaries it shares between rows (the rescaled boundary does not depend on spot;
+    for a call the spot is the put-frame strike, which the rescaling divides out).
     """
     sp, kp, t, rp, qp, sig = (a[rows] for a in (frame.spot, frame.strike, frame.t, frame.rate, frame.div, frame.vol))
     r, q, v, x = rp * t, qp * t, sig * np.sqrt(t), sp / kp
     g = 1.0 - x
     exercised, live = _exercise_screen(x, r, q, v)
     if live.any():
-        _, first, owner = np.unique(rows[live] // spots_per_boundary, return_index=True, return_inverse=True)
-        rl, ql, vl = r[live], q[live], v[live]
         euro = european[live] / kp[live]  # the rescaled European put: C(S, K) = P(K, S) for calls
-        g[live], exercised[live] = values_on_boundaries(x[live], owner.ravel(), rl[first], ql[first], vl[first], euro)
+        g[live], exercised[live] = values(rows[live], x[live], r[live], q[live], v[live], euro)
     flat = v < _MIN_TOTAL_VOL
     if flat.any():
         value, when = deterministic(x[flat], r[flat], q[flat])
@@ -359,6 +371,32 @@ def _early_prices(
         exercised[flat] = (value > 0.0) & (when == 0.0)
     price: FloatArray = np.where(exercised, kp - sp, kp * g)
     return price
+
+
+def _one_boundary_per_option(spots_per_option: int) -> BoundarySharing:
+    """Exact sharing for a flattened (options, spots) frame: each run of `spots_per_option` rows is one option."""
+
+    def values(
+        rows: npt.NDArray[np.intp], x: FloatArray, r: FloatArray, q: FloatArray, v: FloatArray, euro: FloatArray
+    ) -> tuple[FloatArray, BoolArray]:
+        _, first, owner = np.unique(rows // spots_per_option, return_index=True, return_inverse=True)
+        return values_on_boundaries(x, owner.ravel(), r[first], q[first], v[first], euro)
+
+    return values
+
+
+def _boundaries_interpolated_in_vol(frame: _PutFrame, n_options: int) -> BoundarySharing:
+    """Sharing for a flattened (scenarios, options) frame: equal (option, time to expiry) means equal r T and q T,
+    so those scenarios share boundaries interpolated in vol (risk_engine.american_scenarios)."""
+
+    def values(
+        rows: npt.NDArray[np.intp], x: FloatArray, r: FloatArray, q: FloatArray, v: FloatArray, euro: FloatArray
+    ) -> tuple[FloatArray, BoolArray]:
+        _, horizon = np.unique(frame.t[rows], return_inverse=True)
+        key = horizon.ravel() * n_options + rows % n_options
+        return values_on_interpolated_boundaries(x, key, r, q, v, euro)
+
+    return values
 
 
 def american_price_many_spots(
@@ -409,9 +447,8 @@ def american_price_many_spots(
         frame = _put_frame(c, s, kb, tb, rb, bb, vb, False)
         flat = np.array(np.broadcast_to(european_greeks(c, s, kb, tb, rb, bb, vb, greeks=()).price, s.shape)).ravel()
         rows = np.flatnonzero(frame.early)
-        flat[rows] = _early_prices(frame, rows, m, flat[rows])
-        exercise = frame.floored & (frame.strike - frame.spot > flat)
-        flat[exercise] = (frame.strike - frame.spot)[exercise]
+        flat[rows] = _early_prices(frame, rows, flat[rows], _one_boundary_per_option(m))
+        _settle_floored(frame, flat)
         price[part] = flat.reshape(s.shape)
 
     run_in_blocks(kernel, n, block=max(1, _BLOCK_ELEMENTS // m))
@@ -465,22 +502,6 @@ def american_price_paths(
     euro = european_greeks(call, spots, k, t, r, b, v, greeks=())
     price = np.array(np.broadcast_to(euro.price, frame.shape), dtype=np.float64).ravel()
     rows = np.flatnonzero(frame.early)
-    sp, kp, tp, rp, qp, sig = (a[rows] for a in (frame.spot, frame.strike, frame.t, frame.rate, frame.div, frame.vol))
-    rt, qt, vt, x = rp * tp, qp * tp, sig * np.sqrt(tp), sp / kp
-    g = 1.0 - x
-    exercised, live = _exercise_screen(x, rt, qt, vt)
-    if live.any():
-        # Equal (option, time to expiry) means equal r T and q T: such scenarios may share boundaries.
-        _, horizon = np.unique(tp[live], return_inverse=True)
-        key = horizon.ravel() * n_options + rows[live] % n_options
-        euro_g = price[rows[live]] / kp[live]  # the rescaled European put: C(S, K) = P(K, S) for calls
-        g[live], exercised[live] = values_on_interpolated_boundaries(x[live], key, rt[live], qt[live], vt[live], euro_g)
-    flat = vt < _MIN_TOTAL_VOL
-    if flat.any():
-        value, when = deterministic(x[flat], rt[flat], qt[flat])
-        g[flat] = value
-        exercised[flat] = (value > 0.0) & (when == 0.0)
-    price[rows] = np.where(exercised, kp - sp, kp * g)
-    exercise = frame.floored & (frame.strike - frame.spot > price)
-    price[exercise] = (frame.strike - frame.spot)[exercise]
+    price[rows] = _early_prices(frame, rows, price[rows], _boundaries_interpolated_in_vol(frame, n_options))
+    _settle_floored(frame, price)
     return price.reshape(frame.shape)

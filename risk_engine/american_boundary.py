@@ -22,6 +22,7 @@ __all__ = [
     "Grid",
     "QdPlus",
     "Scheme",
+    "chebyshev_interpolation",
     "fixed_point",
     "limit",
     "negative_root",
@@ -70,7 +71,7 @@ class Grid:
     interp_p: FloatArray  # (n + 1, lp)
 
 
-def _chebyshev_interpolation(nodes: FloatArray, points: FloatArray) -> FloatArray:
+def chebyshev_interpolation(nodes: FloatArray, points: FloatArray) -> FloatArray:
     """Barycentric interpolation matrix (points x nodes) on Chebyshev extreme points."""
     weights = (-1.0) ** np.arange(nodes.size)
     weights[[0, -1]] *= 0.5
@@ -106,12 +107,12 @@ def make_grid(n_nodes: int, n_quad: int, n_price: int) -> Grid:
         s=z * z,
         w_ds=wy[None, :] * z * sqrt_tau[:, None],  # ds = 2 z dz, dz = sqrt(tau_i) / 2 dy
         w_ds_sqrt=wy[None, :] * sqrt_tau[:, None] * np.ones_like(z),
-        interp=_chebyshev_interpolation(cheb, (2.0 * sqrt_u - 1.0).ravel()).T.copy(),
+        interp=chebyshev_interpolation(cheb, (2.0 * sqrt_u - 1.0).ravel()).T.copy(),
         zp=zp,
         sp=zp * zp,
         wp_ds=wp * grading * tp ** (2.0 * grading - 1.0),  # ds = 2 z dz with z = t^grading, dt = dy / 2
         wp_ds_sqrt=wp * grading * tp ** (grading - 1.0),
-        interp_p=_chebyshev_interpolation(cheb, 2.0 * np.sqrt(1.0 - zp * zp) - 1.0).T.copy(),
+        interp_p=chebyshev_interpolation(cheb, 2.0 * np.sqrt(1.0 - zp * zp) - 1.0).T.copy(),
     )
 
 

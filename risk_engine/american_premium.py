@@ -325,9 +325,6 @@ class PremiumTable:
     sum_j rate_w_j N(-d-(s_j)) - x sum_j div_w_j N(-d+(s_j)): two normal CDFs per node are all that depend on x.
     """
 
-    r: FloatArray  # (G,) rescaled r T
-    q: FloatArray  # (G,) rescaled q T
-    v: FloatArray  # (G,) sigma sqrt T
     ln_b: FloatArray  # (G,) ln B(T): at or below it the put is exercised
     slope: FloatArray  # 1 / (v z_j)
     offset: FloatArray  # -ln B(1 - s_j) / (v z_j) + (r - q + v^2 / 2) z_j / v
@@ -367,9 +364,6 @@ def premium_table(
     depth += (r - q + 0.5 * v * v) * inv_v * grid.zp
     rate_w, div_w = premium_weights(r, q, grid) if weights is None else weights
     return PremiumTable(
-        r=r[:, 0],
-        q=q[:, 0],
-        v=v[:, 0],
         ln_b=y[:, -1],
         slope=slope,
         offset=depth,
@@ -380,10 +374,7 @@ def premium_table(
 
 
 def table_values(
-    x: FloatArray,
-    table: PremiumTable,
-    b: npt.NDArray[np.intp] | None = None,
-    euro: FloatArray | None = None,
+    x: FloatArray, table: PremiumTable, b: npt.NDArray[np.intp] | None, euro: FloatArray
 ) -> tuple[FloatArray, BoolArray]:
     """Rescaled put values g(x) (K = 1) and exercise flags, option i on boundary b[i] of `table`; x shape (E,).
 
@@ -394,7 +385,7 @@ def table_values(
         x: Spot over strike, shape (E,).
         table: The boundaries.
         b: Row of `table` of each option; None: row i for option i.
-        euro: The rescaled European put price at x when the caller has it (else computed here).
+        euro: The rescaled European put price at x, shape (E,).
     """
     ln_x = np.log(np.maximum(x, 1e-300))
     ln_b = table.ln_b if b is None else table.ln_b[b]
@@ -405,11 +396,7 @@ def table_values(
         bl = live if b is None else b[live]
         xl = x[live]
         premium = table_premium(ln_x[live], table, bl)
-        if euro is None:
-            r, q, v = table.r[bl], table.q[bl], table.v[bl]
-            euro_l = european_greeks(False, xl, 1.0, 1.0, r, r - q, v, greeks=()).price
-        else:
-            euro_l = euro[live]
+        euro_l = euro[live]
         floor = np.maximum(1.0 - xl, euro_l)
         value[live] = np.maximum(euro_l + premium, floor)
     return value, exercised
@@ -464,7 +451,7 @@ def values_on_boundaries(
     r: FloatArray,
     q: FloatArray,
     v: FloatArray,
-    euro: FloatArray | None = None,
+    euro: FloatArray,
 ) -> tuple[FloatArray, BoolArray]:
     """Rescaled put values g(x) (K = 1) and exercise flags, option i on the boundary of (r, q, v)[owner[i]].
 
@@ -476,7 +463,7 @@ def values_on_boundaries(
         x: Spot over strike of each option, shape (E,).
         owner: Index into r, q, v of each option's boundary, shape (E,).
         r, q, v: Rescaled r T (> 0), q T, sigma sqrt T (> 0) of each boundary, shape (G,).
-        euro: Rescaled European put price of each option when the caller has it, shape (E,).
+        euro: Rescaled European put price of each option, shape (E,).
     """
     value = np.zeros_like(x)
     exercised = np.zeros(x.shape, dtype=bool)
@@ -495,8 +482,7 @@ def values_on_boundaries(
         step = max(4 * CHUNK_ELEMENTS // scheme.grid.zp.size, 1)
         for first in range(0, options.size, step):
             rows = options[first : first + step]
-            part = None if euro is None else euro[rows]
-            value[rows], exercised[rows] = table_values(x[rows], table, local[owner[rows]], part)
+            value[rows], exercised[rows] = table_values(x[rows], table, local[owner[rows]], euro[rows])
     return value, exercised
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from risk_engine.american_boundary import SCHEMES, scheme_index
+from risk_engine.american_boundary import SCHEMES, chebyshev_interpolation, scheme_index
 from risk_engine.american_premium import (
     premium_table,
     premium_weights,
@@ -57,19 +57,6 @@ _BLOCK = 1 << 11
 def _chebyshev_points(count: int) -> FloatArray:
     """Chebyshev extreme points cos(pi k / (count - 1)) on [-1, 1], k = 0..count-1."""
     return np.asarray(np.cos(np.pi * np.arange(count) / (count - 1)), dtype=np.float64)
-
-
-def _barycentric(points: FloatArray, nodes: FloatArray) -> FloatArray:
-    """Interpolation weights (points x nodes) of the Chebyshev extreme points `nodes`, each row summing to 1."""
-    weights = (-1.0) ** np.arange(nodes.size)
-    weights[[0, -1]] *= 0.5
-    diff = points[:, None] - nodes[None, :]
-    hit = diff == 0.0
-    terms = weights / np.where(hit, 1.0, diff)
-    matrix: FloatArray = terms / terms.sum(axis=1, keepdims=True)
-    rows = hit.any(axis=1)
-    matrix[rows] = hit[rows].astype(np.float64)
-    return matrix
 
 
 def _groups(
@@ -110,7 +97,7 @@ def values_on_interpolated_boundaries(
     weights = np.zeros((2, first.size, max(s.grid.zp.size for s in SCHEMES)))
     nodes = _chebyshev_points(_NODES)
     checks = np.cos(np.pi * (np.arange(_NODES - 1) + 0.5) / (_NODES - 1))
-    to_checks = _barycentric(checks, nodes)
+    to_checks = chebyshev_interpolation(nodes, checks)
     mid = 0.5 * (hi + lo)
     half = np.maximum(0.5 * (hi - lo), 1e-9)  # a single vol: nodes 1e-9 apart still interpolate exactly
     for index, sch in enumerate(SCHEMES):
@@ -149,7 +136,7 @@ def values_on_interpolated_boundaries(
             e = rows[part]
             g = group[e]
             grid = SCHEMES[grid_index].grid
-            interp = _barycentric(np.clip((ln_v[e] - mid[g]) / half[g], -1.0, 1.0), nodes)
+            interp = chebyshev_interpolation(nodes, np.clip((ln_v[e] - mid[g]) / half[g], -1.0, 1.0))
             y = np.einsum("ek,ekn->en", interp, node_y[g, :, :n])
             r2, q2, v2, lim = r[e, None], q[e, None], v[e, None], node_lim[g, None]
             rate_w, div_w = (w[g, : grid.zp.size] for w in weights)

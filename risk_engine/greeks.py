@@ -29,6 +29,7 @@ __all__ = [
     "black76_rows",
     "broadcast_option_inputs",
     "compute_greeks",
+    "cost_of_carry",
     "european_greeks",
     "not_computed",
     "run_in_blocks",
@@ -317,6 +318,11 @@ def black76_rows(model: Model | npt.ArrayLike) -> BoolArray:
     return np.asarray(model, dtype=bool)
 
 
+def cost_of_carry(is_black76: npt.ArrayLike, rate: npt.ArrayLike, div_yield: npt.ArrayLike) -> FloatArray:
+    """Cost of carry b, decimal: r − q for Black-Scholes-Merton rows, 0 for Black-76 (futures options) rows."""
+    return np.where(is_black76, 0.0, np.asarray(rate, dtype=np.float64) - np.asarray(div_yield, dtype=np.float64))
+
+
 def compute_greeks(
     is_call: npt.ArrayLike,
     spot: npt.ArrayLike,
@@ -353,7 +359,7 @@ def compute_greeks(
     """
     is_black76 = black76_rows(model)
     r = np.asarray(rate, dtype=np.float64)
-    carry = np.where(is_black76, 0.0, r - np.asarray(div_yield, dtype=np.float64))
+    carry = cost_of_carry(is_black76, r, div_yield)
     result = european_greeks(is_call, spot, strike, t_years, r, carry, vol, rho_holds_forward=is_black76, greeks=greeks)
     if not np.any(american):
         return result

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from risk_engine.american import american_price
-from risk_engine.greeks import BoolArray, FloatArray, Model, black76_rows, run_in_blocks
+from risk_engine.greeks import BoolArray, FloatArray, Model, black76_rows, cost_of_carry, run_in_blocks
 from risk_engine.implied_vol_black import normalised_total_vol
 
 __all__ = ["IVReason", "IVResult", "implied_vol", "implied_vol_array"]
@@ -181,7 +181,7 @@ def implied_vol(
     # 1-D (possibly stride-0 broadcast) views slice without copying; other shapes flatten once.
     p, c, s, k, t, r, q, b76, amer = (a if a.ndim == 1 else a.reshape(-1) for a in arrays)
     with np.errstate(invalid="ignore"):
-        carry = np.where(b76, 0.0, r - q)
+        carry = cost_of_carry(b76, r, q)
     vol = np.empty(p.size)
     reason = np.empty(p.size, dtype=np.int8)
 

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from models.conventions import CALENDAR_DAYS_PER_YEAR, VOL_POINT
 from risk_engine.american import american_price_many_spots, american_price_paths
 from risk_engine.arrays import PositionArrays
-from risk_engine.greeks import BoolArray, FloatArray, compute_greeks
+from risk_engine.greeks import BoolArray, FloatArray, compute_greeks, cost_of_carry
 
 __all__ = [
     "VOL_COORDINATED_PIVOT_DAYS",
@@ -141,7 +141,7 @@ def _scenario_prices(
         price[:, others] = _option_prices(p, rows[others], spot[:, others], t[:, others], iv[:, others])
     am = np.flatnonzero(american)
     rows_am = rows[am]
-    carry = np.where(p.is_black76[rows_am], 0.0, p.rate[rows_am] - p.div_yield[rows_am])
+    carry = cost_of_carry(p.is_black76[rows_am], p.rate[rows_am], p.div_yield[rows_am])
     price[:, am] = american_price_paths(
         p.is_call[rows_am], spot[:, am], p.strike[rows_am], t[:, am], p.rate[rows_am], carry, iv[:, am]
     )
@@ -327,7 +327,7 @@ def _american_grid_pnl(
     (row, horizon, vol shock) solves its exercise boundary once for the whole spot axis, which it does not depend on.
     """
     # Today's values by the grid's own pricer, so that the zero-shock cell is exactly zero P&L.
-    carry0 = np.where(p.is_black76[rows], 0.0, p.rate[rows] - p.div_yield[rows])
+    carry0 = cost_of_carry(p.is_black76[rows], p.rate[rows], p.div_yield[rows])
     base = american_price_many_spots(
         p.is_call[rows], p.spot[rows][:, None], p.strike[rows], p.t_years[rows], p.rate[rows], carry0, p.iv[rows]
     )[:, 0]
@@ -338,7 +338,7 @@ def _american_grid_pnl(
     grid = (horizon.size, vol_shock.size, rows.size)
     columns = [np.broadcast_to(a, grid).ravel() for a in (t[:, None], iv[None])]
     fixed = [np.broadcast_to(a, grid).ravel() for a in (p.is_call[rows], p.strike[rows], p.rate[rows])]
-    carry = np.broadcast_to(np.where(p.is_black76[rows], 0.0, p.rate[rows] - p.div_yield[rows]), grid).ravel()
+    carry = np.broadcast_to(carry0, grid).ravel()
     (call, strike, rate), (t_flat, iv_flat) = fixed, columns
     spot_rows = spots.reshape(-1, spot_shock.size)
     # One call: it blocks the (row, horizon, vol) boundaries itself, over both threads.
