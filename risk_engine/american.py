@@ -20,20 +20,21 @@ P(K, S, q, r), after the exact rescaling (r, q, sigma, T, K) -> (r T, q T, sigma
    differences are smooth) and difference the premium only; the European part of each is analytic. A `greeks=`
    subset runs only the scenarios it needs: vega alone is a forward difference, vomma or vanna need a central one.
 
-Scenario sets: `american_price_many_spots` solves one boundary per option for all its spots (exact), in thread
-blocks of whole options that each run everything from the put frame on (blocks of 2,048 early-exercise elements
-after a single-threaded setup spent most of their time in GIL-held Python between small numpy calls: two threads
-were slower than one; the stress grid's American part went from ~530 ms to ~350 ms wall on 2 loaded cores);
-`american_price_paths` shares boundaries interpolated in vol across scenarios, within 2e-6 K of `american_price`
-(see risk_engine.american_scenarios).
+Scenario sets: `american_price_many_spots` solves one boundary per option for all its spots, in thread blocks of
+whole options with the spot-free screens done once per option; `american_price_paths` shares boundaries interpolated
+in vol across scenarios (see risk_engine.american_scenarios). Both integrate the premium on the 20-node price rule
+(risk_engine.american_boundary: within 4.7e-6 K of the converged integral on random options up to 120 % vol and 3
+years, 2.5e-7 K on the golden rows' scenarios, where the Greeks' 32-node rule is within 1.1e-6 K and 4.1e-8 K), so
+they agree with `american_price` to a few 1e-6 K; the stress grid's American part went from ~250 ms to ~180 ms
+wall (2 cores; bench/bench_scenarios.py --american).
 
 Rows that cannot need the machinery skip it: calls with q <= 0 and puts with r <= 0 are European exactly; puts
 far above X K (calls far below S / X) are European to the rounding of K (see `_negligible_premium`); puts below the
 perpetual boundary are exercised at once.
 
 Why: against all 705 American rows of shared/golden/greeks_public.csv (QuantLib QdFp high precision) the worst
-error over the issue's tolerance is 0.074 for the price, 0.009 for delta, 0.013 for gamma, ~0.05 for vega and
-0.23 for theta (p99 <= 0.016), and ~0.9 for rho where its finite-difference stencil is clear of the r = q and
+error over the issue's tolerance is 0.030 for the price, 0.009 for delta, 0.023 for gamma, ~0.05 for vega and
+0.30 for theta (p99 <= 0.016), and ~0.9 for rho where its finite-difference stencil is clear of the r = q and
 r = 0 kinks (tests/risk_engine/test_american.py). Price + delta, gamma, vega, theta, rho run at ~10 us of CPU per
 option on the bench book (bench/bench_american.py; a QuantLib QdFp loop takes ~170 us per price).
 Bjerksund-Stensland (2002) misses the published exact values by up to 0.04 on a 5.3 option (Haug's S = 42 call:
@@ -103,6 +104,20 @@ class _PutFrame:
     floored: BoolArray  # European rows that may still be exercised (r T tiny): at least the exercise value
 
 
+def _negligible_depth(r: FloatArray, q: FloatArray, v: FloatArray) -> FloatArray:
+    """The depth ln(x / X) of the rescaled put (r T, q T, sigma sqrt T) from which its premium is negligible (see
+    `_negligible_premium`); inf where v < _MIN_TOTAL_VOL or a parameter is NaN.
+
+    d_min rises with the depth L on both of its branches and is continuous where they meet (L = m), so
+    d_min >= D (D = _NEGLIGIBLE_DEPTH) is L >= D v - m where m <= D v / 2, and L >= D^2 v^2 / (4 m) where m is larger.
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        drift = r - q - 0.5 * v * v
+        reach = _NEGLIGIBLE_DEPTH * v
+        depth = np.where(drift <= 0.5 * reach, reach - drift, reach * reach / (4.0 * drift))
+    return np.where(v >= _MIN_TOTAL_VOL, depth, np.inf)
+
+
 def _negligible_premium(x: FloatArray, r: FloatArray, q: FloatArray, v: FloatArray) -> BoolArray:
     """True where the premium of the rescaled put (x = S / K, r T, q T, sigma sqrt T) is below 6e-16 (r + q-) of K.
 
@@ -113,11 +128,32 @@ def _negligible_premium(x: FloatArray, r: FloatArray, q: FloatArray, v: FloatArr
     2 sqrt(L m) / v. Its derivatives in x, v, r, q carry the same Gaussian factor times powers of d / v, so at
     d_min >= 8 every Greek of the premium is also far below the engine's own error (tested).
     """
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         depth = np.log(x) - limit(r, q)
-        drift = r - q - 0.5 * v * v
-        d_min = np.where(drift <= depth, (depth + drift) / v, 2.0 * np.sqrt(depth * drift) / v)
-        return np.asarray((depth > 0.0) & (v >= _MIN_TOTAL_VOL) & (d_min >= _NEGLIGIBLE_DEPTH))
+    return np.asarray(depth >= _negligible_depth(r, q, v))
+
+
+def _put_rates(
+    call: BoolArray, t: FloatArray, rate: FloatArray, carry: FloatArray, vol: FloatArray
+) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """(put-frame rate, put-frame dividend yield, whether early exercise can pay as far as these parameters go).
+
+    A put with r <= 0 (a call with q <= 0, i.e. carry >= r) is never exercised early, nor is an expired option:
+    those rows are European. NaN inputs stay NaN there.
+    """
+    with np.errstate(invalid="ignore"):  # inf - inf in a non-finite carry: such rows are not exercisable
+        q = rate - carry
+    put_rate, put_div = np.where(call, q, rate), np.where(call, rate, q)
+    may_exercise = (t > 0.0) & (put_rate > 0.0) & (vol >= 0.0)
+    may_exercise &= np.isfinite(t) & np.isfinite(q) & np.isfinite(vol)
+    return put_rate, put_div, may_exercise
+
+
+def _valid_put_spots(put_spot: FloatArray, put_strike: FloatArray) -> BoolArray:
+    """Where the put-frame spot and strike admit early exercise: a put struck at 0 (a call on a worthless underlying)
+    is European, and so is a row with a missing price."""
+    valid: BoolArray = (put_strike > 0.0) & (put_spot >= 0.0) & np.isfinite(put_spot) & np.isfinite(put_strike)
+    return valid
 
 
 def _put_frame(
@@ -133,16 +169,10 @@ def _put_frame(
     """The broadcast inputs in the put frame."""
     arrays = broadcast_option_inputs(is_call, spot, strike, t_years, rate, carry, vol, rho_holds_forward)
     call, s, k, t, r, b, v, hold = (a.ravel() for a in arrays)
-    with np.errstate(invalid="ignore"):  # inf - inf in a non-finite carry: such rows are not exercisable below
-        q = r - b
-    put_rate, put_div = np.where(call, q, r), np.where(call, r, q)
+    put_rate, put_div, may_exercise = _put_rates(call, t, r, b, v)
     put_spot = np.where(call, k, s)
     put_strike = np.where(call, s, k)
-    # A put with r <= 0 (a call with q <= 0, i.e. carry >= r) is never exercised early, nor is a put struck at 0
-    # (a call on a worthless underlying): those rows are European. So are rows with r T below _MIN_RATE_TIME, whose
-    # early-exercise premium is below K r T, and rows whose premium is negligible. NaN inputs stay NaN there.
-    exercisable = (t > 0.0) & (put_rate > 0.0) & (put_strike > 0.0) & (put_spot >= 0.0) & (v >= 0.0)
-    exercisable &= np.isfinite(put_spot) & np.isfinite(put_strike) & np.isfinite(t) & np.isfinite(q) & np.isfinite(v)
+    exercisable = may_exercise & _valid_put_spots(put_spot, put_strike)
     early = exercisable & (put_rate * t > _MIN_RATE_TIME)
     rows = np.flatnonzero(early)
     tr, sqrt_t = t[rows], np.sqrt(t[rows])
@@ -163,30 +193,33 @@ def _put_frame(
     )
 
 
-def _surely_exercised(x: FloatArray, r: FloatArray, q: FloatArray, v: FloatArray) -> BoolArray:
-    """True where x = S / K is at or below the perpetual put boundary, which lies below B(tau) for every tau."""
-    lam = negative_root(2.0 * r / (v * v), 2.0 * (r - q) / (v * v))
+def _perpetual_ln_boundary(r: FloatArray, q: FloatArray, v: FloatArray) -> FloatArray:
+    """ln of the perpetual put boundary (K = 1), which lies below B(tau) for every tau: a put at or below it is
+    exercised at once; -inf where v < _MIN_TOTAL_VOL (no boundary is solved there)."""
+    v2 = np.where(v >= _MIN_TOTAL_VOL, v * v, 1.0)
+    lam = negative_root(2.0 * r / v2, 2.0 * (r - q) / v2)
     # The same floor as the boundary solver's, so that these rows are exactly those it would find exercised.
-    return np.asarray(np.log(x) <= np.log(np.maximum(lam / (lam - 1.0), 1e-300)))
+    return np.where(v >= _MIN_TOTAL_VOL, np.log(np.maximum(lam / (lam - 1.0), 1e-300)), -np.inf)
 
 
-def _exercise_screen(x: FloatArray, r: FloatArray, q: FloatArray, v: FloatArray) -> tuple[BoolArray, BoolArray]:
-    """(exercised, live): rows exercised at once (zero put-frame spot or at/below the perpetual boundary), and
-    the rows left that need the exercise boundary (enough total vol, not exercised at once)."""
-    exercised = x == 0.0
+def _surely_exercised(x: FloatArray, r: FloatArray, q: FloatArray, v: FloatArray) -> BoolArray:
+    """True where x = S / K is at or below the perpetual put boundary (see `_perpetual_ln_boundary`)."""
+    return np.asarray(np.log(x) <= _perpetual_ln_boundary(r, q, v))
+
+
+def _exercise_screen(x: FloatArray, v: FloatArray, exercised_at_once: BoolArray) -> tuple[BoolArray, BoolArray]:
+    """(exercised, live): rows exercised at once (zero put-frame spot, or `exercised_at_once` where a boundary would
+    be solved), and the rows left that need the exercise boundary (enough total vol, not exercised at once)."""
     live = (v >= _MIN_TOTAL_VOL) & (x > 0.0)
-    live_rows = np.flatnonzero(live)
-    at_once = _surely_exercised(x[live_rows], r[live_rows], q[live_rows], v[live_rows])
-    exercised[live_rows[at_once]] = True
-    live[live_rows[at_once]] = False
-    return exercised, live
+    at_once = live & exercised_at_once
+    return (x == 0.0) | at_once, live & ~at_once
 
 
-def _settle_floored(frame: _PutFrame, price: FloatArray) -> BoolArray:
-    """Sets `price` (flat, in place) to the exercise value where a floored row (r T below _MIN_RATE_TIME, priced as
-    European) is worth more exercised at once; returns those rows."""
-    exercise: BoolArray = frame.floored & (frame.strike - frame.spot > price)
-    price[exercise] = (frame.strike - frame.spot)[exercise]
+def _settle_floored(floored: BoolArray, strike: FloatArray, spot: FloatArray, price: FloatArray) -> BoolArray:
+    """Sets `price` (put frame, in place) to the exercise value where a floored row (r T below _MIN_RATE_TIME, priced
+    as European) is worth more exercised at once; returns those rows."""
+    exercise: BoolArray = floored & (strike - spot > price)
+    price[exercise] = (strike - spot)[exercise]
     return exercise
 
 
@@ -200,7 +233,7 @@ def _early_greeks(frame: _PutFrame, rows: npt.NDArray[np.intp], wanted: tuple[Gr
     # Rescaled put-frame results; the defaults are those of immediate exercise (zero put-frame spot).
     g, g1 = 1.0 - x, -np.ones_like(x)
     g2, g3, d_vol, d2_vol, d1_d_vol, d_rate, theta_year, d_delta_d_t = (np.zeros_like(x) for _ in range(8))
-    exercised, live = _exercise_screen(x, r, q, v)
+    exercised, live = _exercise_screen(x, v, _surely_exercised_where_live(x, r, q, v))
     if live.any():
         rl, ql, vl = r[live], q[live], v[live]
         dr, dq = rate_bump(rl, ql, vl, bump_r[live], bump_q[live])
@@ -301,7 +334,7 @@ def american_greeks(
             out[name][block] = values[name]
 
     run_in_blocks(kernel, rows.size, block=_BLOCK_OPTIONS)
-    exercise = _settle_floored(frame, out["price"])
+    exercise = _settle_floored(frame.floored, frame.strike, frame.spot, out["price"])
     if exercise.any():
         if "delta" in out:
             out["delta"][exercise] = np.where(frame.call[exercise], 1.0, -1.0)
@@ -343,27 +376,53 @@ def american_price(
 BoundarySharing = Callable[
     [npt.NDArray[np.intp], FloatArray, FloatArray, FloatArray, FloatArray, FloatArray], tuple[FloatArray, BoolArray]
 ]
-"""(frame rows, x, r T, q T, sigma sqrt T, rescaled European put) -> rescaled put values and exercise flags, with
-the rows' boundaries shared as the caller's scenarios allow (exactly per option, or interpolated in vol)."""
+"""(keys, x, r T, q T, sigma sqrt T, rescaled European put) -> rescaled put values and exercise flags, with the rows'
+boundaries shared as the caller's scenarios allow (exactly per option, or interpolated in vol)."""
 
 
-def _early_prices(
-    frame: _PutFrame, rows: npt.NDArray[np.intp], european: FloatArray, values: BoundarySharing
-) -> FloatArray:
-    """Prices of the early-exercise `rows` of `frame`, whose European prices are `european`; `values` prices the
-    rows that need the premium.
+@dataclass(frozen=True)
+class _EarlyRows:
+    """Rows where early exercise can pay, in the put frame, shapes (E,); r, q, v rescaled (r T, q T, sigma sqrt T)."""
+
+    key: npt.NDArray[np.intp]  # what the BoundarySharing groups rows by
+    spot: FloatArray
+    strike: FloatArray
+    r: FloatArray
+    q: FloatArray
+    v: FloatArray
+    at_once: BoolArray  # at or below the perpetual boundary (where a boundary would be solved)
+
+
+def _surely_exercised_where_live(x: FloatArray, r: FloatArray, q: FloatArray, v: FloatArray) -> BoolArray:
+    """`_surely_exercised`, evaluated only where a boundary would be solved (False elsewhere)."""
+    at_once = np.zeros(x.shape, dtype=bool)
+    rows = np.flatnonzero((v >= _MIN_TOTAL_VOL) & (x > 0.0))
+    at_once[rows] = _surely_exercised(x[rows], r[rows], q[rows], v[rows])
+    return at_once
+
+
+def _early_rows(frame: _PutFrame, rows: npt.NDArray[np.intp]) -> _EarlyRows:
+    """The early-exercise `rows` of `frame`, keyed by their row numbers."""
+    sp, kp, t, rp, qp, sig = (a[rows] for a in (frame.spot, frame.strike, frame.t, frame.rate, frame.div, frame.vol))
+    r, q, v = rp * t, qp * t, sig * np.sqrt(t)
+    return _EarlyRows(rows, sp, kp, r, q, v, _surely_exercised_where_live(sp / kp, r, q, v))
+
+
+def _early_prices(rows: _EarlyRows, european: FloatArray, values: BoundarySharing) -> FloatArray:
+    """Prices of the early-exercise `rows`, whose European prices are `european`; `values` prices the rows that need
+    the premium.
 
     The steps of `_early_greeks` for the price alone: rows exercised at once and zero-volatility rows are settled
     here, the others by `values` on boundaries it shares between rows (the rescaled boundary does not depend on spot;
     for a call the spot is the put-frame strike, which the rescaling divides out).
     """
-    sp, kp, t, rp, qp, sig = (a[rows] for a in (frame.spot, frame.strike, frame.t, frame.rate, frame.div, frame.vol))
-    r, q, v, x = rp * t, qp * t, sig * np.sqrt(t), sp / kp
+    sp, kp, r, q, v = rows.spot, rows.strike, rows.r, rows.q, rows.v
+    x = sp / kp
     g = 1.0 - x
-    exercised, live = _exercise_screen(x, r, q, v)
+    exercised, live = _exercise_screen(x, v, rows.at_once)
     if live.any():
         euro = european[live] / kp[live]  # the rescaled European put: C(S, K) = P(K, S) for calls
-        g[live], exercised[live] = values(rows[live], x[live], r[live], q[live], v[live], euro)
+        g[live], exercised[live] = values(rows.key[live], x[live], r[live], q[live], v[live], euro)
     flat = v < _MIN_TOTAL_VOL
     if flat.any():
         value, when = deterministic(x[flat], r[flat], q[flat])
@@ -373,16 +432,45 @@ def _early_prices(
     return price
 
 
-def _one_boundary_per_option(spots_per_option: int) -> BoundarySharing:
-    """Exact sharing for a flattened (options, spots) frame: each run of `spots_per_option` rows is one option."""
+def _one_boundary_per_key(
+    key: npt.NDArray[np.intp], x: FloatArray, r: FloatArray, q: FloatArray, v: FloatArray, euro: FloatArray
+) -> tuple[FloatArray, BoolArray]:
+    """Exact sharing: the rows of one key are one option at several spots (the same r T, q T, sigma sqrt T)."""
+    _, first, owner = np.unique(key, return_index=True, return_inverse=True)
+    return values_on_boundaries(x, owner.ravel(), r[first], q[first], v[first], euro)
 
-    def values(
-        rows: npt.NDArray[np.intp], x: FloatArray, r: FloatArray, q: FloatArray, v: FloatArray, euro: FloatArray
-    ) -> tuple[FloatArray, BoolArray]:
-        _, first, owner = np.unique(rows // spots_per_option, return_index=True, return_inverse=True)
-        return values_on_boundaries(x, owner.ravel(), r[first], q[first], v[first], euro)
 
-    return values
+def _many_spot_prices(
+    call: BoolArray, spots: FloatArray, k: FloatArray, t: FloatArray, r: FloatArray, b: FloatArray, v: FloatArray
+) -> FloatArray:
+    """Prices at `spots` (options, m) of options with parameters of shape (options,): `american_price` element by
+    element, with the spot-free screens (rates, perpetual boundary, negligible-premium depth) done once per option.
+    """
+    euro = european_greeks(call[:, None], spots, k[:, None], t[:, None], r[:, None], b[:, None], v[:, None], greeks=())
+    price = np.array(np.broadcast_to(euro.price, spots.shape))
+    put_rate, put_div, may_exercise = _put_rates(call, t, r, b, v)
+    options = np.flatnonzero(may_exercise)
+    if not options.size:
+        return price
+    is_call, strike, t_o = call[options, None], k[options, None], t[options]
+    put_spot, put_strike = np.where(is_call, strike, spots[options]), np.where(is_call, spots[options], strike)
+    r_o, q_o, v_o = put_rate[options] * t_o, put_div[options] * t_o, v[options] * np.sqrt(t_o)
+    valid = _valid_put_spots(put_spot, put_strike)
+    floored = valid & (r_o <= _MIN_RATE_TIME)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ln_x = np.log(put_spot / put_strike)
+    negligible = ln_x - limit(r_o, q_o)[:, None] >= _negligible_depth(r_o, q_o, v_o)[:, None]
+    elements = np.flatnonzero(valid & ~floored & ~negligible)
+    option = elements // spots.shape[1]
+    at_once = ln_x.ravel()[elements] <= _perpetual_ln_boundary(r_o, q_o, v_o)[option]
+    put_spot, put_strike = put_spot.ravel(), put_strike.ravel()
+    rows = _EarlyRows(option, put_spot[elements], put_strike[elements], r_o[option], q_o[option], v_o[option], at_once)
+    block = price[options]
+    flat = block.ravel()
+    flat[elements] = _early_prices(rows, flat[elements], _one_boundary_per_key)
+    _settle_floored(floored.ravel(), put_strike, put_spot, flat)
+    price[options] = block
+    return price
 
 
 def _boundaries_interpolated_in_vol(frame: _PutFrame, n_options: int) -> BoundarySharing:
@@ -408,8 +496,8 @@ def american_price_many_spots(
     carry: npt.ArrayLike,
     vol: npt.ArrayLike,
 ) -> FloatArray:
-    """American prices in premium currency at m spots per option, shape (options, m): `american_price` element
-    by element, with each option's exercise boundary solved once for all its spots.
+    """American prices in premium currency at m spots per option, shape (options, m), each option's exercise
+    boundary solved once for all its spots, the premium on the price rule (within 6e-6 K of `american_price`).
 
     Args:
         is_call: True for calls, False for puts; scalar or shape (options,).
@@ -431,25 +519,20 @@ def american_price_many_spots(
         raise ValueError(f"spot: expected shape (options, spots), got {spots.shape}")
     n, m = spots.shape
     try:
-        columns = [np.broadcast_to(np.asarray(a), (n,))[:, None] for a in (is_call, strike, t_years, rate, carry, vol)]
+        call = np.broadcast_to(np.asarray(is_call, dtype=bool), (n,))
+        numbers = (strike, t_years, rate, carry, vol)
+        k, t, r, b, v = (np.broadcast_to(np.asarray(a, dtype=np.float64), (n,)) for a in numbers)
     except ValueError as exc:
         raise ValueError(
             f"is_call, strike, t_years, rate, carry, vol: each must be a scalar or of shape ({n},)"
         ) from exc
-    call, k, t, r, b, v = columns
     price = np.empty((n, m))
 
     def kernel(part: slice) -> None:
-        # Whole options per block, everything from the put frame on done inside it: the blocks are independent,
-        # so both threads run for the whole call (only the numpy work between Python statements is parallel, so
-        # blocks are large enough to keep the Python part small).
-        c, s, kb, tb, rb, bb, vb = (a[part] for a in (call, spots, k, t, r, b, v))
-        frame = _put_frame(c, s, kb, tb, rb, bb, vb, False)
-        flat = np.array(np.broadcast_to(european_greeks(c, s, kb, tb, rb, bb, vb, greeks=()).price, s.shape)).ravel()
-        rows = np.flatnonzero(frame.early)
-        flat[rows] = _early_prices(frame, rows, flat[rows], _one_boundary_per_option(m))
-        _settle_floored(frame, flat)
-        price[part] = flat.reshape(s.shape)
+        # Whole options per block, everything done inside it: the blocks are independent, so both threads run for
+        # the whole call (only the numpy work between Python statements is parallel, so blocks are large enough
+        # to keep the Python part small).
+        price[part] = _many_spot_prices(call[part], spots[part], k[part], t[part], r[part], b[part], v[part])
 
     run_in_blocks(kernel, n, block=max(1, _BLOCK_ELEMENTS // m))
     return price
@@ -502,6 +585,8 @@ def american_price_paths(
     euro = european_greeks(call, spots, k, t, r, b, v, greeks=())
     price = np.array(np.broadcast_to(euro.price, frame.shape), dtype=np.float64).ravel()
     rows = np.flatnonzero(frame.early)
-    price[rows] = _early_prices(frame, rows, price[rows], _boundaries_interpolated_in_vol(frame, n_options))
-    _settle_floored(frame, price)
+    price[rows] = _early_prices(
+        _early_rows(frame, rows), price[rows], _boundaries_interpolated_in_vol(frame, n_options)
+    )
+    _settle_floored(frame.floored, frame.strike, frame.spot, price)
     return price.reshape(frame.shape)

@@ -2,10 +2,10 @@
 
 Internal to `risk_engine.american`. Owns the premium quadrature, its spot derivatives, and the bumped-boundary
 sensitivities in volatility and rate. Pure numpy, options on the first axis. Scenario prices go through
-`PremiumTable`: what the quadrature needs apart from spot is computed once per boundary (with 41 spots per boundary
-this took the stress grid's premium from 0.55 s to 0.29 s of CPU, the grid from ~910 ms to ~530 ms), and
-`table_premium` skips the leading nodes where both normal CDFs are below N(-8.5) (~45 % of them on the stress grid,
-premium 0.27 s -> ~0.19 s of CPU; the grid moved by at most 1.2e-16 K against evaluating every node).
+`PremiumTable` on each scheme's price rule (`Scheme.price_grid`, 20 nodes instead of the Greeks' 28, see
+risk_engine.american_boundary): what the quadrature needs apart from spot is computed once per boundary (with 41 spots
+per boundary this took the stress grid's premium from 0.55 s to 0.29 s of CPU), and `table_premium` skips the
+leading nodes where both normal CDFs are below N(-7).
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ _VOL_BUMP_FORWARD = 2e-5
 # K T. Without the floor a 1-hour 5 % vol option's rho carried 2.6e-5 of its scale in rounding noise.
 _RATE_BUMP = 1e-6
 _MIN_RATE_STEP = 1e-9
-# A premium node whose d- exceeds this adds under N(-8.5) ~ 1e-17 of its weight: not evaluated (table_premium).
-_SATURATED = 8.5
+# A premium node whose d- exceeds this adds under N(-7) ~ 1.3e-12 of its weight (whose sum is below r T + |q T| x):
+# not evaluated (table_premium); well under the price rule's own error.
+_SATURATED = 7.0
 _START_STEP = 4
 _EUROPEAN_PARTS: tuple[GreekName, ...] = ("price", "delta", "gamma")  # what the premium adds to
 
@@ -405,19 +406,19 @@ def table_values(
 def table_premium(ln_x: FloatArray, table: PremiumTable, b: npt.NDArray[np.intp]) -> FloatArray:
     """The premium quadrature at ln x on boundary b[i] of `table` (no floor, any x); shapes (E,).
 
-    The leading premium nodes (small s) at which d- already exceeds `_SATURATED` add less than N(-8.5) ~ 1e-17 of
-    their weights (both CDFs are below it), far under the rounding of the sum: the CDFs are evaluated from each
-    element's first unsaturated node on (starts rounded down to `_START_STEP`, so elements share column ranges).
-    On the stress grid's spots this skips ~45 % of the normal CDFs.
+    The leading premium nodes (small s) at which d- already exceeds `_SATURATED` add less than N(-7) ~ 1.3e-12 of
+    their weights (both CDFs are below it): the CDFs are evaluated from each element's first unsaturated node on
+    (starts rounded down to `_START_STEP`, so elements share column ranges).
 
     Args:
         ln_x: ln of spot over strike, shape (E,).
         table: The boundaries.
         b: Row of `table` of each element.
     """
-    dp = ln_x[:, None] * table.slope[b]
-    dp += table.offset[b]
-    vz = table.vz[b]
+    dp = np.take(table.slope, b, axis=0)
+    dp *= ln_x[:, None]
+    dp += np.take(table.offset, b, axis=0)
+    vz = np.take(table.vz, b, axis=0)
     nodes = dp.shape[1]
     saturated = dp > vz + _SATURATED
     first = np.where(saturated.all(axis=1), nodes, np.argmin(saturated, axis=1))
@@ -429,9 +430,11 @@ def table_premium(ln_x: FloatArray, table: PremiumTable, b: npt.NDArray[np.intp]
             continue
         rows = np.flatnonzero(start == column)
         d, bl = dp[rows, column:], b[rows]
-        premium[rows] = np.einsum("ij,ij->i", ndtr(vz[rows, column:] - d), table.rate_w[bl, column:])
+        premium[rows] = np.einsum(
+            "ij,ij->i", ndtr(vz[rows, column:] - d), np.take(table.rate_w, bl, axis=0)[:, column:]
+        )
         np.negative(d, out=d)
-        premium[rows] -= x[rows] * np.einsum("ij,ij->i", ndtr(d), table.div_w[bl, column:])
+        premium[rows] -= x[rows] * np.einsum("ij,ij->i", ndtr(d), np.take(table.div_w, bl, axis=0)[:, column:])
     return premium
 
 
@@ -456,8 +459,9 @@ def values_on_boundaries(
     """Rescaled put values g(x) (K = 1) and exercise flags, option i on the boundary of (r, q, v)[owner[i]].
 
     Each boundary is solved once however many options share it (the boundary does not depend on x), by the same
-    steps as `sensitivities` with no Greeks asked, so every value equals `sensitivities_by_scheme(...).value` (to
-    rounding: the spot-free parts of the premium quadrature are computed once per boundary, see `PremiumTable`).
+    steps as `sensitivities` with no Greeks asked; the premium is integrated on the scheme's price rule
+    (`Scheme.price_grid`). With the Greeks' rule in its place every value would equal
+    `sensitivities_by_scheme(...).value` up to the skipped nodes (`table_premium`; tested to 1e-12 K).
 
     Args:
         x: Spot over strike of each option, shape (E,).
@@ -476,10 +480,11 @@ def values_on_boundaries(
             continue
         r2, q2, v2 = r[bounds, None], q[bounds, None], v[bounds, None]
         y, ln_lim = solve_boundaries(r2, q2, v2, scheme)
-        table = premium_table(r2, q2, v2, y, ln_lim, scheme.grid)
+        table = premium_table(r2, q2, v2, y, ln_lim, scheme.price_grid)
         local[bounds] = np.arange(bounds.size)
         options = np.flatnonzero(option_scheme == index)
-        step = max(4 * CHUNK_ELEMENTS // scheme.grid.zp.size, 1)
+        # Few large calls: the threads of american_price_many_spots contend for the GIL between numpy calls.
+        step = max(16 * CHUNK_ELEMENTS // scheme.price_grid.zp.size, 1)
         for first in range(0, options.size, step):
             rows = options[first : first + step]
             value[rows], exercised[rows] = table_values(x[rows], table, local[owner[rows]], euro[rows])

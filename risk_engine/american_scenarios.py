@@ -7,7 +7,8 @@ Why: in a VaR run every scenario has its own implied vol, so the exact pricer so
 v = sigma sqrt T for fixed r T, q T, unlike the price, which has a kink in v where B(T) crosses the spot. So per
 (option, horizon, scheme) group the boundary is solved at `_NODES` Chebyshev points in ln v spanning the group's
 vols and interpolated (barycentric) to every element's v; the premium is then evaluated exactly at the element's
-own x and v with that boundary, so the kink is where it belongs. FP-A and FP-B groups are kept apart (the scheme
+own x and v with that boundary (on the scheme's price rule, `Scheme.price_grid`), so the kink is where it
+belongs. FP-A and FP-B groups are kept apart (the scheme
 switch at beta = 10 is a jump of the discrete solver, not of the boundary).
 
 Error control, a posteriori per group: the boundary is also solved at the `_NODES - 1` angle midpoints, where the
@@ -94,7 +95,7 @@ def values_on_interpolated_boundaries(
     n_nodes = max(s.grid.sqrt_tau.size for s in SCHEMES)
     node_y = np.zeros((first.size, _NODES, n_nodes))
     node_lim = np.zeros(first.size)
-    weights = np.zeros((2, first.size, max(s.grid.zp.size for s in SCHEMES)))
+    weights = np.zeros((2, first.size, max(s.price_grid.zp.size for s in SCHEMES)))
     nodes = _chebyshev_points(_NODES)
     checks = np.cos(np.pi * (np.arange(_NODES - 1) + 0.5) / (_NODES - 1))
     to_checks = chebyshev_interpolation(nodes, checks)
@@ -118,7 +119,7 @@ def values_on_interpolated_boundaries(
         ok[groups] = np.isfinite(bound) & (bound <= _PRICE_TOLERANCE)
         node_y[groups, :, :n] = y[:, :_NODES]
         node_lim[groups] = ln_lim.reshape(groups.size, points.size)[:, 0]
-        weights[:, groups, : sch.grid.zp.size] = premium_weights(r_g[:, None], q_g[:, None], sch.grid)
+        weights[:, groups, : sch.price_grid.zp.size] = premium_weights(r_g[:, None], q_g[:, None], sch.price_grid)
 
     value = np.zeros_like(x)
     exercised = np.zeros(x.shape, dtype=bool)
@@ -135,7 +136,7 @@ def values_on_interpolated_boundaries(
         def kernel(part: slice, rows: npt.NDArray[np.intp] = rows, n: int = n, grid_index: int = index) -> None:
             e = rows[part]
             g = group[e]
-            grid = SCHEMES[grid_index].grid
+            grid = SCHEMES[grid_index].price_grid
             interp = chebyshev_interpolation(nodes, np.clip((ln_v[e] - mid[g]) / half[g], -1.0, 1.0))
             y = np.einsum("ek,ekn->en", interp, node_y[g, :, :n])
             r2, q2, v2, lim = r[e, None], q[e, None], v[e, None], node_lim[g, None]

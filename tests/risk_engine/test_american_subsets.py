@@ -152,7 +152,7 @@ def test_rows_below_the_perpetual_boundary_equal_the_full_solve(monkeypatch: pyt
     args = (np.array([False] * 5 + [True] * 5), np.r_[spot, 10_000.0 / spot], 100.0, 0.5, 0.08, 0.0, 0.2)
     at_once = american_greeks(*args)
     assert np.sum(at_once.price == np.abs(args[1] - 100.0)) >= 4
-    monkeypatch.setattr(american, "_surely_exercised", lambda x, *_: np.zeros(x.shape, dtype=bool))
+    monkeypatch.setattr(american, "_perpetual_ln_boundary", lambda r, *_: np.full(r.shape, -np.inf))
     solved = american_greeks(*args)
     for name in GREEK_NAMES:
         np.testing.assert_array_equal(getattr(at_once, name), getattr(solved, name), err_msg=name)
