@@ -443,8 +443,9 @@ def _one_boundary_per_key(
 def _many_spot_prices(
     call: BoolArray, spots: FloatArray, k: FloatArray, t: FloatArray, r: FloatArray, b: FloatArray, v: FloatArray
 ) -> FloatArray:
-    """Prices at `spots` (options, m) of options with parameters of shape (options,): `american_price` element by
-    element, with the spot-free screens (rates, perpetual boundary, negligible-premium depth) done once per option.
+    """Prices at `spots` (options, m) of options with parameters of shape (options,): the steps of `american_price`
+    on the price rule, with the spot-free parts of the screens (rates, negligible-premium depth, perpetual boundary)
+    computed once per option and broadcast over its spots.
     """
     euro = european_greeks(call[:, None], spots, k[:, None], t[:, None], r[:, None], b[:, None], v[:, None], greeks=())
     price = np.array(np.broadcast_to(euro.price, spots.shape))
@@ -457,12 +458,12 @@ def _many_spot_prices(
     r_o, q_o, v_o = put_rate[options] * t_o, put_div[options] * t_o, v[options] * np.sqrt(t_o)
     valid = _valid_put_spots(put_spot, put_strike)
     floored = valid & (r_o <= _MIN_RATE_TIME)[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ln_x = np.log(put_spot / put_strike)
-    negligible = ln_x - limit(r_o, q_o)[:, None] >= _negligible_depth(r_o, q_o, v_o)[:, None]
-    elements = np.flatnonzero(valid & ~floored & ~negligible)
-    option = elements // spots.shape[1]
-    at_once = ln_x.ravel()[elements] <= _perpetual_ln_boundary(r_o, q_o, v_o)[option]
+    with np.errstate(divide="ignore", invalid="ignore"):  # zero or missing spots: not valid, or exercised at once
+        x = put_spot / put_strike
+        negligible = _negligible_premium(x, r_o[:, None], q_o[:, None], v_o[:, None])
+        elements = np.flatnonzero(valid & ~floored & ~negligible)
+        option = elements // spots.shape[1]
+        at_once = np.log(x.ravel()[elements]) <= _perpetual_ln_boundary(r_o, q_o, v_o)[option]
     put_spot, put_strike = put_spot.ravel(), put_strike.ravel()
     rows = _EarlyRows(option, put_spot[elements], put_strike[elements], r_o[option], q_o[option], v_o[option], at_once)
     block = price[options]

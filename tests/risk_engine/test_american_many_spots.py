@@ -190,7 +190,7 @@ def test_revalue_rejects_a_vol_shock_of_minus_100_percent() -> None:
 
 @pytest.mark.parametrize("rule", [(20, 4, 3), (28, 6, 4), (48, 6, 4)], ids=["price", "greeks", "greeks-fp-b"])
 def test_premium_rules_integrate_the_boundary_layer_near_expiry(rule: tuple[int, int, int]) -> None:
-    # ln(X / B(u)) ~ u^(1/4) near u = 1 - s = 0: the graded rule integrates it like a polynomial, where a rule
+    # ln(X / B(u)) ~ u^(1/4) near u = 1 - s = 0: the graded rules integrate it to 5e-9, where a rule
     # graded at s = 0 alone (the former z = t^2 with 20 nodes) is off by 2.8e-4.
     s, w = premium_rule(*rule)
     assert w.sum() == pytest.approx(1.0, abs=1e-14)
