@@ -27,7 +27,8 @@ NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
 
 def _book(n: int, american: bool) -> PositionArrays:
-    """n demo-shaped rows, every option a distinct contract (strike moved 0.05 % per copy), under distinct accounts.
+    """n demo-shaped rows, every option a distinct contract (strike moved 0.05 % per copy, and its IV 0.1 %, as a
+    skew would), under distinct accounts.
 
     Without `american`, only European, Black-76 and linear rows of the demo book are used.
     """
@@ -41,6 +42,10 @@ def _book(n: int, american: bool) -> PositionArrays:
         update: dict[str, object] = {"account": f"BENCH-{copy:04d}"}
         if row.strike is not None:
             update["strike"] = row.strike * (1.0 + 0.0005 * copy)
+        if row.iv is not None:
+            # Copies with equal rates, vol and expiry would share one exercise boundary, which a real book's
+            # strikes, each on its own IV, rarely do.
+            update["iv"] = row.iv * (1.0 + 0.001 * copy)
         book.append(row.model_copy(update=update))
     return to_arrays(book, load_demo_snapshot(NOW), NOW)
 

@@ -82,6 +82,9 @@ _MIN_RATE_TIME = 1e-12
 _NEGLIGIBLE_DEPTH = 8.0
 # Options per thread block.
 _BLOCK_OPTIONS = 2048
+# An option whose expiry is at least this fraction of a longer one's with the same rates and vol takes the exercise
+# boundary cut from that one's (risk_engine.american_boundary.restricted_boundary) instead of a solve of its own.
+_MIN_SHARED_RATIO = 0.5
 # Elements (options x spots) per thread block of american_price_many_spots.
 _BLOCK_ELEMENTS = 1 << 15
 _NAMES: tuple[GreekName, ...] = ("price", "delta", "gamma", "vega", "theta", "rho", "vanna", "charm", "vomma")
@@ -432,20 +435,53 @@ def _early_prices(rows: _EarlyRows, european: FloatArray, values: BoundarySharin
     return price
 
 
-def _one_boundary_per_key(
-    key: npt.NDArray[np.intp], x: FloatArray, r: FloatArray, q: FloatArray, v: FloatArray, euro: FloatArray
-) -> tuple[FloatArray, BoolArray]:
-    """Exact sharing: the rows of one key are one option at several spots (the same r T, q T, sigma sqrt T)."""
-    _, first, owner = np.unique(key, return_index=True, return_inverse=True)
-    return values_on_boundaries(x, owner.ravel(), r[first], q[first], v[first], euro)
+def _expiry_sources(
+    t: FloatArray, group: npt.NDArray[np.intp], rate: FloatArray, div: FloatArray, vol: FloatArray
+) -> tuple[npt.NDArray[np.intp], FloatArray]:
+    """(source, ratio) per option: the option of its group with the same put-frame rate, dividend yield and vol and
+    the longest expiry, and t / that expiry; an option is its own source where the ratio is below _MIN_SHARED_RATIO.
+    """
+    order = np.lexsort((t, vol, div, rate, group))  # the last of each set of equal keys has the longest expiry
+    keys = np.stack([group[order], rate[order], div[order], vol[order]])
+    ends = np.append(np.any(keys[:, 1:] != keys[:, :-1], axis=0), True)
+    of_sorted = np.cumsum(np.append(True, ends[:-1])) - 1  # which set each sorted option belongs to
+    source = np.empty(t.size, dtype=np.intp)
+    source[order] = order[np.flatnonzero(ends)[of_sorted]]
+    ratio = t / t[source]
+    mine = ratio < _MIN_SHARED_RATIO
+    return np.where(mine, np.arange(t.size), source), np.where(mine, 1.0, ratio)
+
+
+def _boundaries_shared_over_expiries(
+    r: FloatArray, q: FloatArray, v: FloatArray, source: npt.NDArray[np.intp], ratio: FloatArray
+) -> BoundarySharing:
+    """Sharing for rows keyed by option, the options' rescaled r, q, v given: one boundary per option, cut from its
+    source's (`_expiry_sources`) where it has one, the rows of an option at several spots on it."""
+
+    def values(
+        key: npt.NDArray[np.intp], x: FloatArray, _r: FloatArray, _q: FloatArray, _v: FloatArray, euro: FloatArray
+    ) -> tuple[FloatArray, BoolArray]:
+        present = np.unique(key)
+        needed = np.union1d(present, source[present])
+        shared = (np.searchsorted(needed, source[needed]), ratio[needed])
+        return values_on_boundaries(x, np.searchsorted(needed, key), r[needed], q[needed], v[needed], euro, shared)
+
+    return values
 
 
 def _many_spot_prices(
-    call: BoolArray, spots: FloatArray, k: FloatArray, t: FloatArray, r: FloatArray, b: FloatArray, v: FloatArray
+    call: BoolArray,
+    spots: FloatArray,
+    k: FloatArray,
+    t: FloatArray,
+    r: FloatArray,
+    b: FloatArray,
+    v: FloatArray,
+    group: npt.NDArray[np.intp] | None,
 ) -> FloatArray:
     """Prices at `spots` (options, m) of options with parameters of shape (options,): the steps of `american_price`
     on the price rule, with the spot-free parts of the screens (rates, negligible-premium depth, perpetual boundary)
-    computed once per option and broadcast over its spots.
+    computed once per option and broadcast over its spots; boundaries shared within `group`s (`_expiry_sources`).
     """
     euro = european_greeks(call[:, None], spots, k[:, None], t[:, None], r[:, None], b[:, None], v[:, None], greeks=())
     price = np.array(np.broadcast_to(euro.price, spots.shape))
@@ -466,9 +502,13 @@ def _many_spot_prices(
         at_once = np.log(x.ravel()[elements]) <= _perpetual_ln_boundary(r_o, q_o, v_o)[option]
     put_spot, put_strike = put_spot.ravel(), put_strike.ravel()
     rows = _EarlyRows(option, put_spot[elements], put_strike[elements], r_o[option], q_o[option], v_o[option], at_once)
+    if group is None:
+        sources = (np.arange(options.size), np.ones(options.size))
+    else:
+        sources = _expiry_sources(t_o, group[options], put_rate[options], put_div[options], v[options])
     block = price[options]
     flat = block.ravel()
-    flat[elements] = _early_prices(rows, flat[elements], _one_boundary_per_key)
+    flat[elements] = _early_prices(rows, flat[elements], _boundaries_shared_over_expiries(r_o, q_o, v_o, *sources))
     _settle_floored(floored.ravel(), put_strike, put_spot, flat)
     price[options] = block
     return price
@@ -496,6 +536,8 @@ def american_price_many_spots(
     rate: npt.ArrayLike,
     carry: npt.ArrayLike,
     vol: npt.ArrayLike,
+    *,
+    expiry_group: npt.ArrayLike | None = None,
 ) -> FloatArray:
     """American prices in premium currency at m spots per option, shape (options, m), each option's exercise
     boundary solved once for all its spots, the premium on the price rule (within 6e-6 K of `american_price`).
@@ -508,6 +550,13 @@ def american_price_many_spots(
         rate: Continuously compounded risk-free rate, decimal; scalar or shape (options,).
         carry: Cost of carry b, decimal (r - q for BSM, 0 for Black-76); scalar or shape (options,).
         vol: Volatility, decimal per sqrt(year); scalar or shape (options,).
+        expiry_group: Integer per option, shape (options,), or None. Options of one group with equal rate, carry
+            and vol are one contract at several horizons: each whose expiry is at least half the group's longest
+            takes the longest one's exercise boundary cut to its own expiry (the boundary depends on the time left,
+            not on the expiry; `american_boundary.restricted_boundary`) instead of a solve of its own, so it
+            inherits that solve's error instead of its own (see _MIN_SHARED_RATIO). Only neighbours share: the
+            options are split into thread blocks in order. The longest option of a group is priced as without
+            groups.
 
     Example:
         The golden textbook put G01998 (QuantLib QdFp: 6.352863) among two more spots:
@@ -523,9 +572,10 @@ def american_price_many_spots(
         call = np.broadcast_to(np.asarray(is_call, dtype=bool), (n,))
         numbers = (strike, t_years, rate, carry, vol)
         k, t, r, b, v = (np.broadcast_to(np.asarray(a, dtype=np.float64), (n,)) for a in numbers)
+        group = None if expiry_group is None else np.broadcast_to(np.asarray(expiry_group, dtype=np.intp), (n,))
     except ValueError as exc:
         raise ValueError(
-            f"is_call, strike, t_years, rate, carry, vol: each must be a scalar or of shape ({n},)"
+            f"is_call, strike, t_years, rate, carry, vol, expiry_group: each must be a scalar or of shape ({n},)"
         ) from exc
     price = np.empty((n, m))
 
@@ -533,7 +583,8 @@ def american_price_many_spots(
         # Whole options per block, everything done inside it: the blocks are independent, so both threads run for
         # the whole call (only the numpy work between Python statements is parallel, so blocks are large enough
         # to keep the Python part small).
-        price[part] = _many_spot_prices(call[part], spots[part], k[part], t[part], r[part], b[part], v[part])
+        own = None if group is None else group[part]
+        price[part] = _many_spot_prices(call[part], spots[part], k[part], t[part], r[part], b[part], v[part], own)
 
     run_in_blocks(kernel, n, block=max(1, _BLOCK_ELEMENTS // m))
     return price

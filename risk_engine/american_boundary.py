@@ -32,6 +32,7 @@ __all__ = [
     "qdplus_nodes",
     "qdplus_residual",
     "qdplus_solve",
+    "restricted_boundary",
     "scheme_index",
 ]
 
@@ -70,6 +71,7 @@ INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 class Grid:
     """Nodes and weights of the rescaled problem (K = 1, T = 1): the same for every option."""
 
+    cheb: FloatArray  # (n + 1,) Chebyshev extreme points 2 sqrt(tau_i) - 1, i = 0..n: H's interpolation nodes
     sqrt_tau: FloatArray  # (n,) sqrt of the collocation times tau_i, i = 1..n (tau_0 = 0, where B = X)
     z: FloatArray  # (n, l) sqrt(tau_i - u) at the quadrature nodes of node i
     inv_z: FloatArray
@@ -95,6 +97,24 @@ def chebyshev_interpolation(nodes: FloatArray, points: FloatArray) -> FloatArray
     rows = hit.any(axis=1)
     matrix[rows] = hit[rows].astype(np.float64)
     return matrix
+
+
+def restricted_boundary(y: FloatArray, ln_lim: FloatArray, ratio: FloatArray, grid: Grid) -> FloatArray:
+    """ln B at the collocation nodes of `grid` for the shorter expiries ratio T (0 < ratio <= 1), from y, the
+    boundary of the same r, q, sigma with expiry T; y of shape (G, n), ln_lim and ratio (G, 1).
+
+    B depends on the time to expiry tau alone, not on the expiry. Its H = ln(X / B)^2 is interpolated as a
+    polynomial of degree n in sqrt(tau) with H(0) = 0, which in the shorter problem's variable sqrt(tau / ratio) is
+    again such a polynomial: its values at that problem's nodes reproduce it exactly, up to rounding and the floor
+    at H = 0 that `premium_table` applies anyway.
+    """
+    points = np.sqrt(ratio) * (1.0 + grid.cheb[1:]) - 1.0  # (G, n)
+    matrix = chebyshev_interpolation(grid.cheb, points.ravel()).reshape(*points.shape, grid.cheb.size)
+    gap = y - ln_lim
+    nodes_h = np.concatenate([np.zeros_like(ln_lim), gap * gap], axis=1)
+    h = np.einsum("gk,gik->gi", nodes_h, matrix)
+    restricted: FloatArray = ln_lim - np.sqrt(np.maximum(h, 0.0))
+    return restricted
 
 
 def premium_rule(nodes: int, a: int, b: int) -> tuple[FloatArray, FloatArray]:
@@ -125,6 +145,7 @@ def make_grid(n_nodes: int, n_quad: int, rule: tuple[int, int, int]) -> Grid:
     sp, wp_ds = premium_rule(*rule)
     zp = np.sqrt(sp)
     return Grid(
+        cheb=cheb,
         sqrt_tau=sqrt_tau,
         z=z,
         inv_z=1.0 / z,

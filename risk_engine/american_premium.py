@@ -29,6 +29,7 @@ from risk_engine.american_boundary import (
     qdplus_nodes,
     qdplus_residual,
     qdplus_solve,
+    restricted_boundary,
     scheme_index,
 )
 from risk_engine.greeks import BoolArray, FloatArray, GreekName, european_greeks
@@ -455,6 +456,7 @@ def values_on_boundaries(
     q: FloatArray,
     v: FloatArray,
     euro: FloatArray,
+    shared: tuple[npt.NDArray[np.intp], FloatArray] | None = None,
 ) -> tuple[FloatArray, BoolArray]:
     """Rescaled put values g(x) (K = 1) and exercise flags, option i on the boundary of (r, q, v)[owner[i]].
 
@@ -468,19 +470,33 @@ def values_on_boundaries(
         owner: Index into r, q, v of each option's boundary, shape (E,).
         r, q, v: Rescaled r T (> 0), q T, sigma sqrt T (> 0) of each boundary, shape (G,).
         euro: Rescaled European put price of each option, shape (E,).
+        shared: (source, ratio), shapes (G,): boundary g is boundary source[g] of the same r, q, sigma per year,
+            cut to the expiry ratio[g] T (0 < ratio <= 1; `restricted_boundary`, or as it is where ratio is 1),
+            instead of a solve of its own; source[g] = g for the boundaries that are solved. A source on another
+            scheme, or not solved itself, is not used.
     """
     value = np.zeros_like(x)
     exercised = np.zeros(x.shape, dtype=bool)
     which = scheme_index(r, q, v)
+    source, ratio = (np.arange(r.size), np.ones_like(r)) if shared is None else shared
     option_scheme = which[owner]
     local = np.zeros(r.shape, dtype=np.intp)
     for index, scheme in enumerate(SCHEMES):
         bounds = np.flatnonzero(which == index)
         if not bounds.size:
             continue
+        src = source[bounds]
+        taken = (src != bounds) & (which[src] == index) & (source[src] == src)
+        solved, restricted = bounds[~taken], bounds[taken]
+        y = np.empty((r.size, scheme.grid.sqrt_tau.size))
+        ln_lim = np.empty((r.size, 1))
+        y[solved], ln_lim[solved] = solve_boundaries(r[solved, None], q[solved, None], v[solved, None], scheme)
+        y[restricted], ln_lim[restricted] = y[source[restricted]], ln_lim[source[restricted]]
+        cut = restricted[ratio[restricted] < 1.0]
+        if cut.size:
+            y[cut] = restricted_boundary(y[cut], ln_lim[cut], ratio[cut, None], scheme.grid)
         r2, q2, v2 = r[bounds, None], q[bounds, None], v[bounds, None]
-        y, ln_lim = solve_boundaries(r2, q2, v2, scheme)
-        table = premium_table(r2, q2, v2, y, ln_lim, scheme.price_grid)
+        table = premium_table(r2, q2, v2, y[bounds], ln_lim[bounds], scheme.price_grid)
         local[bounds] = np.arange(bounds.size)
         options = np.flatnonzero(option_scheme == index)
         # Few large calls: the threads of american_price_many_spots contend for the GIL between numpy calls.

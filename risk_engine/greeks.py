@@ -114,7 +114,11 @@ def _european_block(
     hold_f: BoolArray,
     out: dict[str, FloatArray],
 ) -> None:
-    """Writes the wanted Greeks (the keys of `out`) of 1-D inputs into `out`, in riskdash units."""
+    """Writes the wanted Greeks (the keys of `out`) into `out`, in riskdash units; inputs broadcast against each other.
+
+    Each input keeps its own shape, so what depends only on per-option inputs (sqrt T, discount factors) is
+    computed once per option even when the spot varies along another axis.
+    """
     omega = np.asarray(2.0 * call - 1.0, dtype=np.float64)  # +1 call, −1 put
     t_live = np.maximum(t, 0.0)
     # Rows that are not live compute garbage here (0/0, log of a zero spot, inf - inf at an infinite expiry): the
@@ -134,7 +138,8 @@ def _european_block(
         np.clip(d1, -_D_MAX, _D_MAX, out=d1)
         n_d1 = ndtr(omega * d1)
         n_d2 = ndtr(omega * d2)
-        pdf_d1 = _INV_SQRT_2PI * np.exp(-0.5 * d1 * d1)
+        if set(out) - {"price", "delta"}:  # every other Greek needs the density
+            pdf_d1 = _INV_SQRT_2PI * np.exp(-0.5 * d1 * d1)
         fv_n1 = forward_value * n_d1
         kv_n2 = strike_value * n_d2
         # The two terms nearly cancel out of the money and near expiry: keep the rounding from leaving the
@@ -162,17 +167,24 @@ def _european_block(
         if "vomma" in out:
             values["vomma"] = vega_unit * d1 * d2 / v * (VOL_POINT * VOL_POINT)
     if not all_live:
-        dead = ~live
         # Expired rows (any vol) and zero-vol rows take their deterministic value; a missing or negative input
         # on a row that is not live gives NaN, never a made-up intrinsic value.
         # An infinite expiry has no finite value to speak of (0, S or K depending on rates): NaN, like a missing one.
-        known = np.isfinite(s) & np.isfinite(k) & np.isfinite(r) & np.isfinite(b) & ~np.isnan(t) & (t < np.inf)
+        shape = values["price"].shape  # the broadcast shape: the price depends on every input but hold_f
+        dead_inputs = (s, k, t, r, b, v, omega, df_q, forward_value, strike_value, t_live, live)
+        fs, fk, ft, fr, fb, fv, f_omega, f_df_q, f_forward, f_strike, f_t_live, f_live = (
+            np.broadcast_to(a, shape).reshape(-1) for a in dead_inputs
+        )
+        flat = {name: np.array(np.broadcast_to(value, shape)).reshape(-1) for name, value in values.items()}
+        dead = ~f_live
+        known = np.isfinite(fs) & np.isfinite(fk) & np.isfinite(fr) & np.isfinite(fb) & ~np.isnan(ft) & (ft < np.inf)
         with np.errstate(invalid="ignore"):
-            settled = dead & known & ((t <= 0.0) | (v >= 0.0))
-        _deterministic_limit(settled, omega, t, r, b, df_q, forward_value, strike_value, t_live, values)
+            settled = dead & known & ((ft <= 0.0) | (fv >= 0.0))
+        _deterministic_limit(settled, f_omega, ft, fr, fb, f_df_q, f_forward, f_strike, f_t_live, flat)
         unknown = np.flatnonzero(dead & ~settled)
-        for value in values.values():
+        for value in flat.values():
             value[unknown] = np.nan
+        values = {name: value.reshape(shape) for name, value in flat.items()}
     if "rho" in out and hold_f.any():
         # Black-76 rows: with the futures price held fixed only the discount factor moves, rho = −T·price.
         values["rho"] = np.where(hold_f, -t_live * values["price"] * RATE_POINT, values["rho"])
@@ -214,6 +226,21 @@ def _deterministic_limit(
         value[rows] = limit[name]
 
 
+def _option_inputs(
+    is_call: npt.ArrayLike,
+    spot: npt.ArrayLike,
+    strike: npt.ArrayLike,
+    t_years: npt.ArrayLike,
+    rate: npt.ArrayLike,
+    carry: npt.ArrayLike,
+    vol: npt.ArrayLike,
+    rho_holds_forward: npt.ArrayLike,
+) -> list[npt.NDArray[Any]]:
+    """The eight kernel inputs as arrays of their own shapes: bools for the flags, float64 for the numbers."""
+    numbers = [np.asarray(a, dtype=np.float64) for a in (spot, strike, t_years, rate, carry, vol)]
+    return [np.asarray(is_call, dtype=bool), *numbers, np.asarray(rho_holds_forward, dtype=bool)]
+
+
 def broadcast_option_inputs(
     is_call: npt.ArrayLike,
     spot: npt.ArrayLike,
@@ -224,17 +251,8 @@ def broadcast_option_inputs(
     vol: npt.ArrayLike,
     rho_holds_forward: npt.ArrayLike,
 ) -> tuple[npt.NDArray[Any], ...]:
-    """The eight kernel inputs as arrays of one broadcast shape: bools for the flags, float64 for the numbers."""
-    return np.broadcast_arrays(
-        np.asarray(is_call, dtype=bool),
-        np.asarray(spot, dtype=np.float64),
-        np.asarray(strike, dtype=np.float64),
-        np.asarray(t_years, dtype=np.float64),
-        np.asarray(rate, dtype=np.float64),
-        np.asarray(carry, dtype=np.float64),
-        np.asarray(vol, dtype=np.float64),
-        np.asarray(rho_holds_forward, dtype=bool),
-    )
+    """`_option_inputs` broadcast to one shape."""
+    return np.broadcast_arrays(*_option_inputs(is_call, spot, strike, t_years, rate, carry, vol, rho_holds_forward))
 
 
 def european_greeks(
@@ -276,19 +294,26 @@ def european_greeks(
         (4.76, 0.7791)
     """
     wanted = wanted_greeks(greeks)
-    arrays = broadcast_option_inputs(is_call, spot, strike, t_years, rate, carry, vol, rho_holds_forward)
-    shape = arrays[0].shape
-    # 1-D (possibly stride-0 broadcast) views slice without copying; other shapes flatten once.
-    flat = [a if a.ndim == 1 else a.reshape(-1) for a in arrays]
-    n = flat[0].size
-    out = {name: np.empty(n) for name in wanted}
+    arrays = _option_inputs(is_call, spot, strike, t_years, rate, carry, vol, rho_holds_forward)
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    out: dict[GreekName, FloatArray] = {name: np.empty(shape) for name in wanted}
+    targets: dict[GreekName, FloatArray] = out
+    # Blocks of whole leading-axis rows; inputs that do not vary along that axis are passed whole.
+    row_size = int(np.prod(shape[1:]))
+    if len(shape) == 0 or row_size > _BLOCK:
+        arrays = [np.broadcast_to(a, shape).reshape(-1) for a in arrays]
+        targets = {name: value.reshape(-1) for name, value in out.items()}
+        rows, row_size = max(1, int(np.prod(shape))), 1
+    else:
+        arrays = [a.reshape((1,) * (len(shape) - a.ndim) + a.shape) for a in arrays]
+        rows = shape[0]
 
     def kernel(part: slice) -> None:
-        call, s, k, t, r, b, v, hold_f = (a[part] for a in flat)
-        _european_block(call, s, k, t, r, b, v, hold_f, {name: value[part] for name, value in out.items()})
+        call, s, k, t, r, b, v, hold_f = (a if a.shape[0] == 1 else a[part] for a in arrays)
+        _european_block(call, s, k, t, r, b, v, hold_f, {name: value[part] for name, value in targets.items()})
 
-    run_in_blocks(kernel, n)
-    return Greeks(**{name: out[name].reshape(shape) if name in out else not_computed(shape) for name in GREEK_NAMES})
+    run_in_blocks(kernel, rows, block=max(1, _BLOCK // row_size))
+    return Greeks(**{name: out[name] if name in out else not_computed(shape) for name in GREEK_NAMES})
 
 
 def not_computed(shape: tuple[int, ...]) -> FloatArray:

@@ -296,23 +296,44 @@ def revalue(
     horizon = _validated("horizons_days", np.atleast_1d(horizons_days))
     _check_moves(vol, horizon)
     h, s, v = np.meshgrid(horizon, spot, vol, indexing="ij")
-    american = _option_rows(p) & p.is_american
-    others = np.flatnonzero(_option_rows(p) & ~american)
-    pnl = _paths_pnl(p, s.ravel(), v.ravel(), h.ravel(), beta_weighted, vol_rule, per_position, others)
+    linear_only = np.empty(0, dtype=np.intp)
+    pnl = _paths_pnl(p, s.ravel(), v.ravel(), h.ravel(), beta_weighted, vol_rule, per_position, linear_only)
     shape = (horizon.size, spot.size, vol.size)
     pnl = pnl.reshape((*shape, p.size) if per_position else shape)
-    rows = np.flatnonzero(american)
-    if rows.size:
-        beta = p.beta if beta_weighted else np.ones(p.size)
-        american_pnl = _american_grid_pnl(p, rows, spot, vol, horizon, beta[rows], iv_shock_scale(p, vol_rule)[rows])
-        if per_position:
-            pnl[..., rows] = american_pnl
-        else:
-            pnl += american_pnl.sum(axis=-1)
+    beta = p.beta if beta_weighted else np.ones(p.size)
+    scale = iv_shock_scale(p, vol_rule)
+    options = _option_rows(p)
+    # European rows in chunks of about _CHUNK_ELEMENTS prices; the American call blocks its rows itself.
+    european_step = max(1, _CHUNK_ELEMENTS // (spot.size * vol.size * horizon.size))
+    for rows, grid_pnl, step in (
+        (np.flatnonzero(options & ~p.is_american), _european_grid_pnl, european_step),
+        (np.flatnonzero(options & p.is_american), _american_grid_pnl, p.size),
+    ):
+        if not rows.size:
+            continue
+        axes = _grid_axes(p, rows, spot, vol, horizon, beta[rows], scale[rows])
+        for start in range(0, rows.size, step):
+            part = slice(start, start + step)
+            option_pnl = grid_pnl(p, rows[part], _GridAxes(axes.spot[part], axes.iv[part], axes.t[part]))
+            if per_position:
+                pnl[..., rows[part]] = option_pnl
+            else:
+                pnl += option_pnl.sum(axis=-1)
     return pnl
 
 
-def _american_grid_pnl(
+@dataclass(frozen=True)
+class _GridAxes:
+    """The grid's scenarios of some option rows, row axis first: spot (row, spot) in currency, IV (row, vol) as a
+    decimal, years to expiry (row, horizon). The same arithmetic as `_paths_pnl`, so that both price a scenario alike.
+    """
+
+    spot: FloatArray
+    iv: FloatArray
+    t: FloatArray
+
+
+def _grid_axes(
     p: PositionArrays,
     rows: npt.NDArray[np.intp],
     spot_shock: FloatArray,
@@ -320,31 +341,54 @@ def _american_grid_pnl(
     horizon: FloatArray,
     beta: FloatArray,
     vol_scale: FloatArray,
-) -> FloatArray:
+) -> _GridAxes:
+    factor = np.maximum(1.0 + spot_shock[None, :] * beta[:, None], _MIN_SPOT_FRACTION)
+    return _GridAxes(
+        spot=p.spot[rows][:, None] * factor,
+        iv=p.iv[rows][:, None] * (1.0 + vol_shock[None, :] * vol_scale[:, None]),
+        t=p.t_years[rows][:, None] - horizon[None, :] / CALENDAR_DAYS_PER_YEAR,
+    )
+
+
+def _european_grid_pnl(p: PositionArrays, rows: npt.NDArray[np.intp], axes: _GridAxes) -> FloatArray:
+    """P&L in USD of the European and Black-76 option `rows` over the grid, shape (horizon, spot, vol, row).
+
+    Priced on axes (row, vol, horizon, spot): what depends on the row, vol and horizon alone (sqrt T, discount
+    factors, drift) is computed once per spot axis instead of once per scenario.
+    """
+    base = _option_prices(p, rows, p.spot[rows], p.t_years[rows], p.iv[rows])
+    column = (p.is_call, p.strike, p.rate, p.div_yield, p.is_black76)
+    call, strike, rate, div, black76 = (a[rows].reshape(-1, 1, 1, 1) for a in column)
+    spot, iv, t = axes.spot[:, None, None, :], axes.iv[:, :, None, None], axes.t[:, None, :, None]
+    price = compute_greeks(call, spot, strike, t, rate, div, iv, model=black76, greeks=()).price
+    pnl = (price - base[:, None, None, None]) * (p.quantity * p.multiplier)[rows, None, None, None]
+    return pnl.transpose(2, 3, 1, 0)
+
+
+def _american_grid_pnl(p: PositionArrays, rows: npt.NDArray[np.intp], axes: _GridAxes) -> FloatArray:
     """P&L in USD of the American option `rows` over the grid, shape (horizon, spot, vol, row).
 
-    The same prices as `revalue_paths` (same spot, IV and time arithmetic, the same American pricer), but each
-    (row, horizon, vol shock) solves its exercise boundary once for the whole spot axis, which it does not depend on.
+    The same spot, IV and time arithmetic as `revalue_paths` and the same American pricer, but each (row, vol shock)
+    solves its exercise boundary once for the whole spot axis, which it does not depend on, and its later horizons
+    take that boundary cut to their shorter expiries (`american_price_many_spots` with expiry groups).
     """
     # Today's values by the grid's own pricer, so that the zero-shock cell is exactly zero P&L.
     carry0 = cost_of_carry(p.is_black76[rows], p.rate[rows], p.div_yield[rows])
     base = american_price_many_spots(
         p.is_call[rows], p.spot[rows][:, None], p.strike[rows], p.t_years[rows], p.rate[rows], carry0, p.iv[rows]
     )[:, 0]
-    factor = np.maximum(1.0 + spot_shock[None, :] * beta[:, None], _MIN_SPOT_FRACTION)  # (row, spot)
-    spots = np.broadcast_to((p.spot[rows][:, None] * factor)[None, None], (horizon.size, vol_shock.size, *factor.shape))
-    iv = p.iv[rows] * (1.0 + vol_shock[:, None] * vol_scale)  # (vol, row)
-    t = p.t_years[rows] - horizon[:, None] / CALENDAR_DAYS_PER_YEAR  # (horizon, row)
-    grid = (horizon.size, vol_shock.size, rows.size)
-    columns = [np.broadcast_to(a, grid).ravel() for a in (t[:, None], iv[None])]
-    fixed = [np.broadcast_to(a, grid).ravel() for a in (p.is_call[rows], p.strike[rows], p.rate[rows])]
-    carry = np.broadcast_to(carry0, grid).ravel()
-    (call, strike, rate), (t_flat, iv_flat) = fixed, columns
-    spot_rows = spots.reshape(-1, spot_shock.size)
-    # One call: it blocks the (row, horizon, vol) boundaries itself, over both threads.
-    price = american_price_many_spots(call, spot_rows, strike, t_flat, rate, carry, iv_flat)
-    pnl = (price.reshape(*grid, spot_shock.size) - base[:, None]) * (p.quantity * p.multiplier)[rows, None]
-    return np.ascontiguousarray(pnl.transpose(0, 3, 1, 2))
+    # Options ordered (row, vol, horizon): a row's horizons lie next to each other, in one thread block.
+    n_vol, n_horizon, n_spot = axes.iv.shape[1], axes.t.shape[1], axes.spot.shape[1]
+    grid = (rows.size, n_vol, n_horizon)
+    per_row = (p.is_call[rows], p.strike[rows], p.rate[rows], carry0)
+    call, strike, rate, carry = (np.broadcast_to(a[:, None, None], grid).ravel() for a in per_row)
+    t, iv = (np.broadcast_to(a, grid).ravel() for a in (axes.t[:, None, :], axes.iv[:, :, None]))
+    spots = np.broadcast_to(axes.spot[:, None, None, :], (*grid, n_spot)).reshape(-1, n_spot)
+    same_row_and_vol = np.repeat(np.arange(rows.size * n_vol), n_horizon)
+    price = american_price_many_spots(call, spots, strike, t, rate, carry, iv, expiry_group=same_row_and_vol)
+    size = (p.quantity * p.multiplier)[rows, None, None, None]
+    pnl = (price.reshape(*grid, n_spot) - base[:, None, None, None]) * size
+    return pnl.transpose(2, 3, 1, 0)
 
 
 @dataclass(frozen=True)

@@ -173,9 +173,10 @@ def test_revalue_equals_the_flattened_scenario_paths(vol_rule: VolRule, per_posi
         per_position=per_position,
     )
     assert grid.shape == (3, _SPOTS, 11, p.size) if per_position else (3, _SPOTS, 11)
-    # The grid solves one boundary per (row, horizon, vol); the paths share boundaries interpolated in vol, within
-    # 2e-6 of the strike per unit (risk_engine.american_scenarios), on the same price rule. Other rows agree to
-    # rounding (the sum adds in another order).
+    # The grid solves one boundary per (row, vol) and cuts the shorter horizons' from it (within the longest one's
+    # own boundary error, tests/risk_engine/test_american_expiry_sharing.py); the paths share boundaries interpolated
+    # in vol, within 2e-6 of the strike per unit (risk_engine.american_scenarios), on the same price rule. Other rows
+    # agree to rounding (the sum adds in another order).
     scale = np.abs(paths).max()
     american = p.is_american & p.is_option & p.priced
     allowed = np.where(american, 2e-6 * np.nan_to_num(p.strike) * np.abs(p.quantity * p.multiplier), 0.0)

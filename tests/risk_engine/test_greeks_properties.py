@@ -209,3 +209,27 @@ def test_a_missing_or_negative_input_gives_nan_not_an_intrinsic_value() -> None:
     # At expiry the volatility no longer matters: a missing one still gives the intrinsic value.
     assert float(g.price[4]) == 10.0
     assert float(g.delta[4]) == 1.0
+
+
+@pytest.mark.parametrize("spots_per_option", [41, 40_000], ids=["row-blocks", "flat-fallback"])
+def test_per_option_inputs_against_a_spot_axis_equal_the_flattened_call(spots_per_option: int) -> None:
+    # Per-option inputs of shape (n, 1) keep their shape inside the kernel (computed once per option), blocks split
+    # the option axis, and rows past one block per option fall back to flat blocks: every path gives the same bits
+    # as the fully broadcast, flattened call, expired, zero-vol and missing rows included.
+    rng = np.random.default_rng(41)
+    n = 2_000 if spots_per_option == 41 else 3
+    call = rng.random(n) < 0.5
+    strike = rng.uniform(50.0, 150.0, n)
+    t = np.where(rng.random(n) < 0.1, rng.choice([0.0, -0.01], n), rng.uniform(0.001, 2.0, n))
+    rate, div = rng.uniform(0.0, 0.06, n), rng.uniform(0.0, 0.04, n)
+    vol = np.where(rng.random(n) < 0.1, 0.0, rng.uniform(0.05, 1.5, n))
+    vol[rng.random(n) < 0.05] = np.nan
+    black76 = rng.random(n) < 0.3
+    spot = strike[:, None] * np.exp(rng.normal(0.0, 0.3, (n, spots_per_option)))
+    per_option = [a[:, None] for a in (call, strike, t, rate, div, vol)]
+    g = compute_greeks(per_option[0], spot, *per_option[1:], model=black76[:, None])
+    wide = [np.broadcast_to(a, spot.shape).ravel() for a in (*per_option, black76[:, None])]
+    flat = compute_greeks(wide[0], spot.ravel(), *wide[1:6], model=wide[6])
+    for name in GREEK_NAMES:
+        assert getattr(g, name).shape == spot.shape
+        np.testing.assert_array_equal(getattr(g, name).ravel(), getattr(flat, name), err_msg=name)
