@@ -409,7 +409,8 @@ def table_premium(ln_x: FloatArray, table: PremiumTable, b: npt.NDArray[np.intp]
 
     The leading premium nodes (small s) at which d- already exceeds `_SATURATED` add less than N(-7) ~ 1.3e-12 of
     their weights (both CDFs are below it): the CDFs are evaluated from each element's first unsaturated node on
-    (starts rounded down to `_START_STEP`, so elements share column ranges).
+    (starts rounded down to `_START_STEP`, so elements share column ranges). Where q = 0 (a put without dividends: a
+    quarter of the stress grid's premium nodes) the dividend term is zero and its CDF is not evaluated.
 
     Args:
         ln_x: ln of spot over strike, shape (E,).
@@ -422,20 +423,26 @@ def table_premium(ln_x: FloatArray, table: PremiumTable, b: npt.NDArray[np.intp]
     vz = np.take(table.vz, b, axis=0)
     nodes = dp.shape[1]
     saturated = dp > vz + _SATURATED
-    first = np.where(saturated.all(axis=1), nodes, np.argmin(saturated, axis=1))
-    start = first - first % _START_STEP
+    first = np.argmin(saturated, axis=1)  # 0 where every node is saturated: such elements start past the last node
+    first[np.take_along_axis(saturated, first[:, None], axis=1)[:, 0]] = nodes
+    # Elements grouped by start column and by whether they have a dividend term.
+    pays_dividend = np.take(table.div_w[:, 0] != 0.0, b)
+    group = (first - first % _START_STEP) * 2 + pays_dividend
     x = np.exp(ln_x)
     premium = np.zeros_like(ln_x)
-    for column in np.unique(start):
+    for key in np.flatnonzero(np.bincount(group)):
+        column = key // 2
         if column >= nodes:
             continue
-        rows = np.flatnonzero(start == column)
+        rows = np.flatnonzero(group == key)
         d, bl = dp[rows, column:], b[rows]
         premium[rows] = np.einsum(
             "ij,ij->i", ndtr(vz[rows, column:] - d), np.take(table.rate_w, bl, axis=0)[:, column:]
         )
-        np.negative(d, out=d)
-        premium[rows] -= x[rows] * np.einsum("ij,ij->i", ndtr(d), np.take(table.div_w, bl, axis=0)[:, column:])
+        if key % 2:
+            np.negative(d, out=d)
+            div_terms = np.einsum("ij,ij->i", ndtr(d), np.take(table.div_w, bl, axis=0)[:, column:])
+            premium[rows] -= x[rows] * div_terms
     return premium
 
 
