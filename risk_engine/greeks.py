@@ -226,19 +226,12 @@ def _deterministic_limit(
         value[rows] = limit[name]
 
 
-def _option_inputs(
-    is_call: npt.ArrayLike,
-    spot: npt.ArrayLike,
-    strike: npt.ArrayLike,
-    t_years: npt.ArrayLike,
-    rate: npt.ArrayLike,
-    carry: npt.ArrayLike,
-    vol: npt.ArrayLike,
-    rho_holds_forward: npt.ArrayLike,
-) -> list[npt.NDArray[Any]]:
-    """The eight kernel inputs as arrays of their own shapes: bools for the flags, float64 for the numbers."""
-    numbers = [np.asarray(a, dtype=np.float64) for a in (spot, strike, t_years, rate, carry, vol)]
-    return [np.asarray(is_call, dtype=bool), *numbers, np.asarray(rho_holds_forward, dtype=bool)]
+def _kernel_arrays(inputs: tuple[npt.ArrayLike, ...]) -> list[npt.NDArray[Any]]:
+    """The eight kernel inputs (is_call, spot, strike, t_years, rate, carry, vol, rho_holds_forward) as arrays of their
+    own shapes: bools for the flags, float64 for the numbers."""
+    call, *numbers, hold = inputs
+    values = [np.asarray(a, dtype=np.float64) for a in numbers]
+    return [np.asarray(call, dtype=bool), *values, np.asarray(hold, dtype=bool)]
 
 
 def broadcast_option_inputs(
@@ -251,8 +244,8 @@ def broadcast_option_inputs(
     vol: npt.ArrayLike,
     rho_holds_forward: npt.ArrayLike,
 ) -> tuple[npt.NDArray[Any], ...]:
-    """`_option_inputs` broadcast to one shape."""
-    return np.broadcast_arrays(*_option_inputs(is_call, spot, strike, t_years, rate, carry, vol, rho_holds_forward))
+    """The eight kernel inputs as arrays of one broadcast shape (see `_kernel_arrays`)."""
+    return np.broadcast_arrays(*_kernel_arrays((is_call, spot, strike, t_years, rate, carry, vol, rho_holds_forward)))
 
 
 def european_greeks(
@@ -294,7 +287,7 @@ def european_greeks(
         (4.76, 0.7791)
     """
     wanted = wanted_greeks(greeks)
-    arrays = _option_inputs(is_call, spot, strike, t_years, rate, carry, vol, rho_holds_forward)
+    arrays = _kernel_arrays((is_call, spot, strike, t_years, rate, carry, vol, rho_holds_forward))
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
     out: dict[GreekName, FloatArray] = {name: np.empty(shape) for name in wanted}
     targets: dict[GreekName, FloatArray] = out
