@@ -256,10 +256,9 @@ def _paths_pnl(
         step = max(1, _CHUNK_ELEMENTS // options.size)
         for start in range(0, n, step):
             part = slice(start, min(start + step, n))
-            factor = np.maximum(1.0 + spot_shock[part, None] * beta_o, _MIN_SPOT_FRACTION)
-            iv = iv0 * (1.0 + vol_shock[part, None] * vol_scale)
-            t = t0 - horizon[part, None] / CALENDAR_DAYS_PER_YEAR
-            price = _scenario_prices(p, options, spot0 * factor, t, iv)
+            moves = (spot_shock[part, None], vol_shock[part, None], horizon[part, None])
+            spot, iv, t = _moved_inputs((spot0, iv0, t0), beta_o, vol_scale, moves)
+            price = _scenario_prices(p, options, spot, t, iv)
             option_pnl = (price - base) * size_o
             if per_position:
                 pnl[part, options] = option_pnl
@@ -325,7 +324,7 @@ def revalue(
 @dataclass(frozen=True)
 class _GridAxes:
     """The grid's scenarios of some option rows, row axis first: spot (row, spot) in currency, IV (row, vol) as a
-    decimal, years to expiry (row, horizon). The same arithmetic as `_paths_pnl`, so that both price a scenario alike.
+    decimal, years to expiry (row, horizon); by `_moved_inputs`, as `_paths_pnl`, so that both price a scenario alike.
     """
 
     spot: FloatArray
@@ -342,12 +341,23 @@ def _grid_axes(
     beta: FloatArray,
     vol_scale: FloatArray,
 ) -> _GridAxes:
-    factor = np.maximum(1.0 + spot_shock[None, :] * beta[:, None], _MIN_SPOT_FRACTION)
-    return _GridAxes(
-        spot=p.spot[rows][:, None] * factor,
-        iv=p.iv[rows][:, None] * (1.0 + vol_shock[None, :] * vol_scale[:, None]),
-        t=p.t_years[rows][:, None] - horizon[None, :] / CALENDAR_DAYS_PER_YEAR,
-    )
+    today = (p.spot[rows][:, None], p.iv[rows][:, None], p.t_years[rows][:, None])
+    moves = (spot_shock[None, :], vol_shock[None, :], horizon[None, :])
+    return _GridAxes(*_moved_inputs(today, beta[:, None], vol_scale[:, None], moves))
+
+
+def _moved_inputs(
+    today: tuple[FloatArray, FloatArray, FloatArray],
+    beta: FloatArray,
+    vol_scale: FloatArray,
+    moves: tuple[FloatArray, FloatArray, FloatArray],
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(spot, IV, years to expiry) after an index shock, a relative vol shock and days forward, all broadcast: the
+    one place that says how a scenario moves a position's pricing inputs."""
+    spot, iv, t = today
+    spot_shock, vol_shock, days = moves
+    factor = np.maximum(1.0 + spot_shock * beta, _MIN_SPOT_FRACTION)
+    return spot * factor, iv * (1.0 + vol_shock * vol_scale), t - days / CALENDAR_DAYS_PER_YEAR
 
 
 def _european_grid_pnl(p: PositionArrays, rows: npt.NDArray[np.intp], axes: _GridAxes) -> FloatArray:
