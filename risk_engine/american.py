@@ -57,7 +57,8 @@ from risk_engine.american_premium import (
     needs_for,
     rate_bump,
     sensitivities_by_scheme,
-    values_on_boundaries,
+    solved_boundaries,
+    values_on_solved,
 )
 from risk_engine.american_scenarios import values_on_interpolated_boundaries
 from risk_engine.greeks import (
@@ -453,66 +454,91 @@ def _expiry_sources(
     return np.where(mine, np.arange(t.size), source), np.where(mine, 1.0, ratio)
 
 
-def _boundaries_shared_over_expiries(
-    r: FloatArray, q: FloatArray, v: FloatArray, source: npt.NDArray[np.intp], ratio: FloatArray
+@dataclass(frozen=True)
+class _OptionScreens:
+    """What `american_price_many_spots` needs of each option apart from its spots, shapes (options,)."""
+
+    may_exercise: BoolArray  # early exercise can pay as far as rates, expiry and vol go
+    rate: FloatArray  # put-frame rate and dividend yield, per year
+    div: FloatArray
+    r: FloatArray  # rescaled r T, q T, sigma sqrt T (used only where may_exercise)
+    q: FloatArray
+    v: FloatArray
+    ln_perpetual: FloatArray  # `_perpetual_ln_boundary`
+    vol: FloatArray
+
+
+def _option_screens(
+    call: BoolArray, t: FloatArray, rate: FloatArray, carry: FloatArray, vol: FloatArray
+) -> _OptionScreens:
+    """The spot-free screens of options with parameters of shape (options,)."""
+    put_rate, put_div, may_exercise = _put_rates(call, t, rate, carry, vol)
+    root_t = np.sqrt(np.where(may_exercise, t, 0.0))
+    with np.errstate(invalid="ignore"):  # non-finite inputs of options that may not exercise
+        r, q, v = put_rate * t, put_div * t, vol * root_t
+    return _OptionScreens(may_exercise, put_rate, put_div, r, q, v, _perpetual_ln_boundary(r, q, v), vol)
+
+
+@dataclass(frozen=True)
+class _ScreenedSpots:
+    """A block's elements (option, spot) where early exercise can pay: their places in the flattened price array,
+    their `_EarlyRows` (keyed by option), and the options of which at least one element needs the boundary."""
+
+    index: npt.NDArray[np.intp]
+    rows: _EarlyRows
+    needing_boundary: npt.NDArray[np.intp]
+
+
+def _screen_spots(
+    part: slice, call: BoolArray, spots: FloatArray, k: FloatArray, screens: _OptionScreens, price: FloatArray
+) -> _ScreenedSpots:
+    """The early-exercise elements of the options `part`, whose European prices `price` (options, m) holds, and
+    sets the floored elements there (`_settle_floored`): the steps of `_put_frame`, what depends on the option
+    alone taken from `screens`."""
+    m = spots.shape[1]
+    options = part.start + np.flatnonzero(screens.may_exercise[part])
+    is_call, strike = call[options, None], k[options, None]
+    put_spot, put_strike = np.where(is_call, strike, spots[options]), np.where(is_call, spots[options], strike)
+    r_o, q_o, v_o = screens.r[options, None], screens.q[options, None], screens.v[options, None]
+    valid = _valid_put_spots(put_spot, put_strike)
+    floored = valid & (r_o <= _MIN_RATE_TIME)
+    with np.errstate(divide="ignore", invalid="ignore"):  # zero or missing spots: not valid, or exercised at once
+        x = put_spot / put_strike
+        elements = np.flatnonzero(valid & ~floored & ~_negligible_premium(x, r_o, q_o, v_o))
+        option = options[elements // m]
+        at_once = np.log(x.ravel()[elements]) <= screens.ln_perpetual[option]
+    put_spot, put_strike = put_spot.ravel(), put_strike.ravel()
+    if floored.any():
+        block = price[options]
+        _settle_floored(floored.ravel(), put_strike, put_spot, block.reshape(-1))
+        price[options] = block
+    sp, kp = put_spot[elements], put_strike[elements]
+    rows = _EarlyRows(option, sp, kp, screens.r[option], screens.q[option], screens.v[option], at_once)
+    live = _exercise_screen(sp / kp, rows.v, at_once)[1]
+    return _ScreenedSpots(option * m + elements % m, rows, np.unique(option[live]))
+
+
+def _shared_boundaries(
+    t: FloatArray, group: npt.NDArray[np.intp] | None, screens: _OptionScreens, needing: npt.NDArray[np.intp]
 ) -> BoundarySharing:
-    """Sharing for rows keyed by option, the options' rescaled r, q, v given: one boundary per option, cut from its
-    source's (`_expiry_sources`) where it has one, the rows of an option at several spots on it."""
+    """Sharing for rows keyed by option: the boundaries of the options `needing` them (sorted), each cut from its
+    source's (`_expiry_sources` within `group`s) where it has one, all solved here, on two threads."""
+    source, ratio = np.arange(t.size), np.ones(t.size)
+    if group is not None:
+        options = np.flatnonzero(screens.may_exercise)
+        per_year = (screens.rate[options], screens.div[options])
+        of_option, ratio[options] = _expiry_sources(t[options], group[options], *per_year, screens.vol[options])
+        source[options] = options[of_option]
+    needed = np.union1d(needing, source[needing])
+    shared = (np.searchsorted(needed, source[needed]), ratio[needed])
+    solved = solved_boundaries(screens.r[needed], screens.q[needed], screens.v[needed], shared, parallel=True)
 
     def values(
         key: npt.NDArray[np.intp], x: FloatArray, _r: FloatArray, _q: FloatArray, _v: FloatArray, euro: FloatArray
     ) -> tuple[FloatArray, BoolArray]:
-        present = np.unique(key)
-        needed = np.union1d(present, source[present])
-        shared = (np.searchsorted(needed, source[needed]), ratio[needed])
-        return values_on_boundaries(x, np.searchsorted(needed, key), r[needed], q[needed], v[needed], euro, shared)
+        return values_on_solved(x, np.searchsorted(needed, key), solved, euro)
 
     return values
-
-
-def _many_spot_prices(
-    call: BoolArray,
-    spots: FloatArray,
-    k: FloatArray,
-    t: FloatArray,
-    r: FloatArray,
-    b: FloatArray,
-    v: FloatArray,
-    group: npt.NDArray[np.intp] | None,
-) -> FloatArray:
-    """Prices at `spots` (options, m) of options with parameters of shape (options,): the steps of `american_price`
-    on the price rule, with the spot-free parts of the screens (rates, negligible-premium depth, perpetual boundary)
-    computed once per option and broadcast over its spots; boundaries shared within `group`s (`_expiry_sources`).
-    """
-    euro = european_greeks(call[:, None], spots, k[:, None], t[:, None], r[:, None], b[:, None], v[:, None], greeks=())
-    price = np.array(np.broadcast_to(euro.price, spots.shape))
-    put_rate, put_div, may_exercise = _put_rates(call, t, r, b, v)
-    options = np.flatnonzero(may_exercise)
-    if not options.size:
-        return price
-    is_call, strike, t_o = call[options, None], k[options, None], t[options]
-    put_spot, put_strike = np.where(is_call, strike, spots[options]), np.where(is_call, spots[options], strike)
-    r_o, q_o, v_o = put_rate[options] * t_o, put_div[options] * t_o, v[options] * np.sqrt(t_o)
-    valid = _valid_put_spots(put_spot, put_strike)
-    floored = valid & (r_o <= _MIN_RATE_TIME)[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):  # zero or missing spots: not valid, or exercised at once
-        x = put_spot / put_strike
-        negligible = _negligible_premium(x, r_o[:, None], q_o[:, None], v_o[:, None])
-        elements = np.flatnonzero(valid & ~floored & ~negligible)
-        option = elements // spots.shape[1]
-        at_once = np.log(x.ravel()[elements]) <= _perpetual_ln_boundary(r_o, q_o, v_o)[option]
-    put_spot, put_strike = put_spot.ravel(), put_strike.ravel()
-    rows = _EarlyRows(option, put_spot[elements], put_strike[elements], r_o[option], q_o[option], v_o[option], at_once)
-    if group is None:
-        sources = (np.arange(options.size), np.ones(options.size))
-    else:
-        sources = _expiry_sources(t_o, group[options], put_rate[options], put_div[options], v[options])
-    block = price[options]
-    flat = block.ravel()
-    flat[elements] = _early_prices(rows, flat[elements], _boundaries_shared_over_expiries(r_o, q_o, v_o, *sources))
-    _settle_floored(floored.ravel(), put_strike, put_spot, flat)
-    price[options] = block
-    return price
 
 
 def _boundaries_interpolated_in_vol(frame: _PutFrame, n_options: int) -> BoundarySharing:
@@ -578,16 +604,31 @@ def american_price_many_spots(
         raise ValueError(
             f"is_call, strike, t_years, rate, carry, vol, expiry_group: each must be a scalar or of shape ({n},)"
         ) from exc
+    screens = _option_screens(call, t, r, b, v)
     price = np.empty((n, m))
+    block = max(1, _BLOCK_ELEMENTS // m)
+    screened: dict[int, _ScreenedSpots] = {}
 
-    def kernel(part: slice) -> None:
-        # Whole options per block, everything done inside it: the blocks are independent, so both threads run for
-        # the whole call (only the numpy work between Python statements is parallel, so blocks are large enough
-        # to keep the Python part small).
-        own = None if group is None else group[part]
-        price[part] = _many_spot_prices(call[part], spots[part], k[part], t[part], r[part], b[part], v[part], own)
+    def screen(part: slice) -> None:
+        per_option = (a[part, None] for a in (call, k, t, r, b, v))
+        is_call, strike, t_o, rate, carry, vol = per_option
+        euro = european_greeks(is_call, spots[part], strike, t_o, rate, carry, vol, greeks=())
+        price[part] = euro.price
+        screened[part.start] = _screen_spots(part, call, spots, k, screens, price)
 
-    run_in_blocks(kernel, n, block=max(1, _BLOCK_ELEMENTS // m))
+    # Three passes, so that every boundary is solved in one place: European prices and screens in thread blocks,
+    # the boundaries the screens ask for on two threads, the premium in thread blocks. (Solving inside each block
+    # repeats the solver's few hundred numpy calls per block, and the threads contend for the GIL between calls.)
+    run_in_blocks(screen, n, block=block)
+    needing = np.unique(np.concatenate([s.needing_boundary for s in screened.values()]))
+    values = _shared_boundaries(t, group, screens, needing)
+    flat = price.reshape(-1)
+
+    def settle(part: slice) -> None:
+        s = screened[part.start]
+        flat[s.index] = _early_prices(s.rows, flat[s.index], values)
+
+    run_in_blocks(settle, n, block=block)
     return price
 
 

@@ -25,6 +25,7 @@ from risk_engine.american_boundary import (
     Scheme,
     fixed_point,
     limit,
+    product_in_chunks,
     qdplus,
     qdplus_nodes,
     qdplus_residual,
@@ -32,9 +33,10 @@ from risk_engine.american_boundary import (
     restricted_boundary,
     scheme_index,
 )
-from risk_engine.greeks import BoolArray, FloatArray, GreekName, european_greeks
+from risk_engine.greeks import BoolArray, FloatArray, GreekName, european_greeks, run_in_blocks
 
 __all__ = [
+    "Boundaries",
     "Needs",
     "PremiumTable",
     "Sensitivities",
@@ -46,9 +48,11 @@ __all__ = [
     "sensitivities",
     "sensitivities_by_scheme",
     "solve_boundaries",
+    "solved_boundaries",
     "table_premium",
     "table_values",
     "values_on_boundaries",
+    "values_on_solved",
 ]
 
 # Central differences in v = sigma sqrt T, step h v: the premium varies on the scale of v, so the truncation error
@@ -67,6 +71,8 @@ _MIN_RATE_STEP = 1e-9
 # not evaluated (table_premium); well under the price rule's own error.
 _SATURATED = 7.0
 _START_STEP = 4
+# Below this many boundaries per thread a parallel solve runs on one thread (thread start-up outweighs the gain).
+_MIN_PARALLEL_SOLVES = 256
 _EUROPEAN_PARTS: tuple[GreekName, ...] = ("price", "delta", "gamma")  # what the premium adds to
 
 
@@ -356,7 +362,7 @@ def premium_table(
     """
     gap = y - ln_lim
     nodes_h = np.concatenate([np.zeros_like(r), gap * gap], axis=1)
-    depth = nodes_h @ grid.interp_p
+    depth = product_in_chunks(nodes_h, grid.interp_p)
     np.maximum(depth, 0.0, out=depth)
     np.sqrt(depth, out=depth)  # ln X - ln B(1 - s)
     inv_v = 1.0 / v
@@ -456,6 +462,136 @@ def solve_boundaries(r: FloatArray, q: FloatArray, v: FloatArray, scheme: Scheme
     return fixed_point(y, r, q, v, qd, scheme, scheme.shared_sweeps), qd.ln_lim
 
 
+@dataclass(frozen=True)
+class Boundaries:
+    """Solved exercise boundaries as premium tables: boundary g is row local[g] of tables[scheme[g]] (the table of
+    SCHEMES[scheme[g]]; None for a scheme without boundaries)."""
+
+    scheme: npt.NDArray[np.intp]
+    local: npt.NDArray[np.intp]
+    tables: tuple[PremiumTable | None, ...]
+
+
+def _block_size(count: int, parallel: bool) -> int:
+    """The `run_in_blocks` block that runs `count` boundaries in two halves when `parallel` (and worth it)."""
+    return max(-(-count // 2), _MIN_PARALLEL_SOLVES) if parallel else max(count, 1)
+
+
+def _solve_into(
+    y: FloatArray,
+    ln_lim: FloatArray,
+    rows: npt.NDArray[np.intp],
+    rqv: tuple[FloatArray, ...],
+    scheme: Scheme,
+    parallel: bool,
+) -> None:
+    """`solve_boundaries` of the boundaries `rows` of rqv = (r, q, v), into y and ln_lim at those rows."""
+    r, q, v = rqv
+
+    def kernel(part: slice) -> None:
+        at = rows[part]
+        y[at], ln_lim[at] = solve_boundaries(r[at, None], q[at, None], v[at, None], scheme)
+
+    run_in_blocks(kernel, rows.size, block=_block_size(rows.size, parallel))
+
+
+def _tables_of(
+    y: FloatArray,
+    ln_lim: FloatArray,
+    bounds: npt.NDArray[np.intp],
+    taken: BoolArray,
+    rqv: tuple[FloatArray, ...],
+    shared: tuple[npt.NDArray[np.intp], FloatArray],
+    scheme: Scheme,
+    parallel: bool,
+) -> PremiumTable:
+    """The premium table of the boundaries `bounds`, those `taken` first set from their sources (cut to their own
+    expiry where shorter); the solved ones are already in y and ln_lim."""
+    r, q, v = rqv
+    source, ratio = shared
+    parts: dict[int, PremiumTable] = {}
+
+    def kernel(part: slice) -> None:
+        rows = bounds[part]
+        restricted = rows[taken[part]]
+        y[restricted], ln_lim[restricted] = y[source[restricted]], ln_lim[source[restricted]]
+        cut = restricted[ratio[restricted] < 1.0]
+        if cut.size:
+            y[cut] = restricted_boundary(y[cut], ln_lim[cut], ratio[cut, None], scheme.grid)
+        rqv_rows = (r[rows, None], q[rows, None], v[rows, None])
+        parts[part.start] = premium_table(*rqv_rows, y[rows], ln_lim[rows], scheme.price_grid)
+
+    run_in_blocks(kernel, bounds.size, block=_block_size(bounds.size, parallel))
+    if len(parts) == 1:
+        return parts[0]
+    ordered = [parts[start] for start in sorted(parts)]
+    return PremiumTable(*(np.concatenate([getattr(t, f.name) for t in ordered]) for f in fields(PremiumTable)))
+
+
+def solved_boundaries(
+    r: FloatArray,
+    q: FloatArray,
+    v: FloatArray,
+    shared: tuple[npt.NDArray[np.intp], FloatArray] | None = None,
+    *,
+    parallel: bool = False,
+) -> Boundaries:
+    """The exercise boundaries of rescaled r T (> 0), q T, sigma sqrt T (> 0), shapes (G,), as premium tables on
+    each scheme's price rule (`Scheme.price_grid`), by the same steps as `sensitivities` with no Greeks asked.
+
+    Args:
+        r, q, v: Rescaled parameters of each boundary, shape (G,).
+        shared: (source, ratio), shapes (G,): boundary g is boundary source[g] of the same r, q, sigma per year,
+            cut to the expiry ratio[g] T (0 < ratio <= 1; `restricted_boundary`, or as it is where ratio is 1),
+            instead of a solve of its own; source[g] = g for the boundaries that are solved. A source on another
+            scheme, or not solved itself, is not used.
+        parallel: Solve, cut and tabulate on two threads (for a caller that is not itself running in threads).
+    """
+    which = scheme_index(r, q, v)
+    source, ratio = (np.arange(r.size), np.ones_like(r)) if shared is None else shared
+    local = np.zeros(r.shape, dtype=np.intp)
+    tables: list[PremiumTable | None] = []
+    for index, scheme in enumerate(SCHEMES):
+        bounds = np.flatnonzero(which == index)
+        if not bounds.size:
+            tables.append(None)
+            continue
+        src = source[bounds]
+        taken = (src != bounds) & (which[src] == index) & (source[src] == src)
+        y = np.empty((r.size, scheme.grid.sqrt_tau.size))
+        ln_lim = np.empty((r.size, 1))
+        _solve_into(y, ln_lim, bounds[~taken], (r, q, v), scheme, parallel)
+        tables.append(_tables_of(y, ln_lim, bounds, taken, (r, q, v), (source, ratio), scheme, parallel))
+        local[bounds] = np.arange(bounds.size)
+    return Boundaries(which, local, tuple(tables))
+
+
+def values_on_solved(
+    x: FloatArray, owner: npt.NDArray[np.intp], boundaries: Boundaries, euro: FloatArray
+) -> tuple[FloatArray, BoolArray]:
+    """Rescaled put values g(x) (K = 1) and exercise flags, option i on boundary owner[i] of `boundaries`.
+
+    Args:
+        x: Spot over strike of each option, shape (E,).
+        owner: Boundary of each option, shape (E,).
+        boundaries: The solved boundaries (`solved_boundaries`).
+        euro: Rescaled European put price of each option, shape (E,).
+    """
+    value = np.zeros_like(x)
+    exercised = np.zeros(x.shape, dtype=bool)
+    option_scheme = boundaries.scheme[owner]
+    for index, table in enumerate(boundaries.tables):
+        if table is None:
+            continue
+        options = np.flatnonzero(option_scheme == index)
+        # Few large calls: the threads of american_price_many_spots contend for the GIL between numpy calls.
+        step = max(16 * CHUNK_ELEMENTS // table.slope.shape[1], 1)
+        for first in range(0, options.size, step):
+            rows = options[first : first + step]
+            value[rows], exercised[rows] = table_values(x[rows], table, boundaries.local[owner[rows]], euro[rows])
+    return value, exercised
+
+
 def values_on_boundaries(
     x: FloatArray,
     owner: npt.NDArray[np.intp],
@@ -477,41 +613,9 @@ def values_on_boundaries(
         owner: Index into r, q, v of each option's boundary, shape (E,).
         r, q, v: Rescaled r T (> 0), q T, sigma sqrt T (> 0) of each boundary, shape (G,).
         euro: Rescaled European put price of each option, shape (E,).
-        shared: (source, ratio), shapes (G,): boundary g is boundary source[g] of the same r, q, sigma per year,
-            cut to the expiry ratio[g] T (0 < ratio <= 1; `restricted_boundary`, or as it is where ratio is 1),
-            instead of a solve of its own; source[g] = g for the boundaries that are solved. A source on another
-            scheme, or not solved itself, is not used.
+        shared: As in `solved_boundaries`.
     """
-    value = np.zeros_like(x)
-    exercised = np.zeros(x.shape, dtype=bool)
-    which = scheme_index(r, q, v)
-    source, ratio = (np.arange(r.size), np.ones_like(r)) if shared is None else shared
-    option_scheme = which[owner]
-    local = np.zeros(r.shape, dtype=np.intp)
-    for index, scheme in enumerate(SCHEMES):
-        bounds = np.flatnonzero(which == index)
-        if not bounds.size:
-            continue
-        src = source[bounds]
-        taken = (src != bounds) & (which[src] == index) & (source[src] == src)
-        solved, restricted = bounds[~taken], bounds[taken]
-        y = np.empty((r.size, scheme.grid.sqrt_tau.size))
-        ln_lim = np.empty((r.size, 1))
-        y[solved], ln_lim[solved] = solve_boundaries(r[solved, None], q[solved, None], v[solved, None], scheme)
-        y[restricted], ln_lim[restricted] = y[source[restricted]], ln_lim[source[restricted]]
-        cut = restricted[ratio[restricted] < 1.0]
-        if cut.size:
-            y[cut] = restricted_boundary(y[cut], ln_lim[cut], ratio[cut, None], scheme.grid)
-        r2, q2, v2 = r[bounds, None], q[bounds, None], v[bounds, None]
-        table = premium_table(r2, q2, v2, y[bounds], ln_lim[bounds], scheme.price_grid)
-        local[bounds] = np.arange(bounds.size)
-        options = np.flatnonzero(option_scheme == index)
-        # Few large calls: the threads of american_price_many_spots contend for the GIL between numpy calls.
-        step = max(16 * CHUNK_ELEMENTS // scheme.price_grid.zp.size, 1)
-        for first in range(0, options.size, step):
-            rows = options[first : first + step]
-            value[rows], exercised[rows] = table_values(x[rows], table, local[owner[rows]], euro[rows])
-    return value, exercised
+    return values_on_solved(x, owner, solved_boundaries(r, q, v, shared), euro)
 
 
 def deterministic(x: FloatArray, r: FloatArray, q: FloatArray) -> tuple[FloatArray, FloatArray]:

@@ -6,6 +6,7 @@ Owns the scenario conventions: how an index shock reaches each underlying (β ×
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Final
@@ -36,10 +37,14 @@ VOL_COORDINATED_PIVOT_DAYS: Final = 30.0
 """VIX measures 30-day implied vol: under the volatility-coordinated rule an option this close to expiry or
 closer takes the full IV shock, a longer one the shock × sqrt(30 / days to expiry)."""
 
-# Elements (scenarios × options) priced per call of the pricer: its temporaries and the NaN arrays of the Greeks not
-# asked for stay near 1 MB each, so a chunk's peak stays a few tens of MB whatever the grid size; on two cores
-# 1 << 17 was the fastest of 1 << 16 … 1 << 20 for the 2,000-position stress grid (bench/bench_scenarios.py).
+# Elements (scenarios × options) priced per call of the pricer along scenario paths: its temporaries and the NaN
+# arrays of the Greeks not asked for stay near 1 MB each, so a chunk's peak stays a few tens of MB however many
+# paths; on two cores 1 << 17 was faster than 1 << 20 for the VaR benches with American rows, at a fifth of the
+# peak memory (bench/bench_scenarios.py).
 _CHUNK_ELEMENTS: Final = 1 << 17
+# The stress grid's European rows, priced on (row, vol, horizon, spot) axes: 1 << 20 (8 MB per array) took the
+# 2,000-position European grid from 58 to 45 ms, its peak from 14 to 29 MB.
+_GRID_CHUNK_ELEMENTS: Final = 1 << 20
 # An index shock times a high beta can ask for a price at or below zero; a stock then loses its whole value and
 # an option is priced at this fraction of today's spot (both pricers are exact there: calls 0, puts their
 # deep-in-the-money value).
@@ -302,8 +307,8 @@ def revalue(
     beta = p.beta if beta_weighted else np.ones(p.size)
     scale = iv_shock_scale(p, vol_rule)
     options = _option_rows(p)
-    # European rows in chunks of about _CHUNK_ELEMENTS prices; the American call blocks its rows itself.
-    european_step = max(1, _CHUNK_ELEMENTS // (spot.size * vol.size * horizon.size))
+    # European rows in chunks of about _GRID_CHUNK_ELEMENTS prices; the American call blocks its rows itself.
+    european_step = max(1, _GRID_CHUNK_ELEMENTS // (spot.size * vol.size * horizon.size))
     for rows, grid_pnl, step in (
         (np.flatnonzero(options & ~p.is_american), _european_grid_pnl, european_step),
         (np.flatnonzero(options & p.is_american), _american_grid_pnl, p.size),
@@ -313,7 +318,7 @@ def revalue(
         axes = _grid_axes(p, rows, spot, vol, horizon, beta[rows], scale[rows])
         for start in range(0, rows.size, step):
             part = slice(start, start + step)
-            option_pnl = grid_pnl(p, rows[part], _GridAxes(axes.spot[part], axes.iv[part], axes.t[part]))
+            option_pnl = grid_pnl(p, rows[part], replace(axes, spot=axes.spot[part], iv=axes.iv[part], t=axes.t[part]))
             if per_position:
                 pnl[..., rows[part]] = option_pnl
             else:
@@ -330,6 +335,7 @@ class _GridAxes:
     spot: FloatArray
     iv: FloatArray
     t: FloatArray
+    zero: tuple[int, int, int] | None  # (spot, vol, horizon) place of the cell without any move, if there is one
 
 
 def _grid_axes(
@@ -343,7 +349,19 @@ def _grid_axes(
 ) -> _GridAxes:
     today = (p.spot[rows][:, None], p.iv[rows][:, None], p.t_years[rows][:, None])
     moves = (spot_shock[None, :], vol_shock[None, :], horizon[None, :])
-    return _GridAxes(*_moved_inputs(today, beta[:, None], vol_scale[:, None], moves))
+    at_zero = [np.flatnonzero(axis == 0.0) for axis in (spot_shock, vol_shock, horizon)]
+    zero = (int(at_zero[0][0]), int(at_zero[1][0]), int(at_zero[2][0])) if all(a.size for a in at_zero) else None
+    return _GridAxes(*_moved_inputs(today, beta[:, None], vol_scale[:, None], moves), zero=zero)
+
+
+def _base_prices(price: FloatArray, zero: tuple[int, int, int] | None, today: Callable[[], FloatArray]) -> FloatArray:
+    """Today's prices of the rows of a price grid of shape (row, vol, horizon, spot): its cell without any move where
+    it has one, so that cell is zero P&L by construction (its inputs are today's exactly), else `today()`."""
+    if zero is None:
+        return today()
+    spot, vol, horizon = zero
+    base: FloatArray = price[:, vol, horizon, spot]
+    return base
 
 
 def _moved_inputs(
@@ -366,11 +384,11 @@ def _european_grid_pnl(p: PositionArrays, rows: npt.NDArray[np.intp], axes: _Gri
     Priced on axes (row, vol, horizon, spot): what depends on the row, vol and horizon alone (sqrt T, discount
     factors, drift) is computed once per spot axis instead of once per scenario.
     """
-    base = _option_prices(p, rows, p.spot[rows], p.t_years[rows], p.iv[rows])
     column = (p.is_call, p.strike, p.rate, p.div_yield, p.is_black76)
     call, strike, rate, div, black76 = (a[rows].reshape(-1, 1, 1, 1) for a in column)
     spot, iv, t = axes.spot[:, None, None, :], axes.iv[:, :, None, None], axes.t[:, None, :, None]
     price = compute_greeks(call, spot, strike, t, rate, div, iv, model=black76, greeks=()).price
+    base = _base_prices(price, axes.zero, lambda: _option_prices(p, rows, p.spot[rows], p.t_years[rows], p.iv[rows]))
     pnl = (price - base[:, None, None, None]) * (p.quantity * p.multiplier)[rows, None, None, None]
     return pnl.transpose(2, 3, 1, 0)
 
@@ -382,12 +400,8 @@ def _american_grid_pnl(p: PositionArrays, rows: npt.NDArray[np.intp], axes: _Gri
     solves its exercise boundary once for the whole spot axis, which it does not depend on, and its later horizons
     take that boundary cut to their shorter expiries (`american_price_many_spots` with expiry groups).
     """
-    # Today's values by the grid's own pricer, so that the zero-shock cell is exactly zero P&L.
     carry0 = cost_of_carry(p.is_black76[rows], p.rate[rows], p.div_yield[rows])
-    base = american_price_many_spots(
-        p.is_call[rows], p.spot[rows][:, None], p.strike[rows], p.t_years[rows], p.rate[rows], carry0, p.iv[rows]
-    )[:, 0]
-    # Options ordered (row, vol, horizon): a row's horizons lie next to each other, in one thread block.
+    # Options ordered (row, vol, horizon) and grouped by (row, vol): one contract's horizons share its boundary.
     n_vol, n_horizon, n_spot = axes.iv.shape[1], axes.t.shape[1], axes.spot.shape[1]
     grid = (rows.size, n_vol, n_horizon)
     per_row = (p.is_call[rows], p.strike[rows], p.rate[rows], carry0)
@@ -396,8 +410,11 @@ def _american_grid_pnl(p: PositionArrays, rows: npt.NDArray[np.intp], axes: _Gri
     spots = np.broadcast_to(axes.spot[:, None, None, :], (*grid, n_spot)).reshape(-1, n_spot)
     same_row_and_vol = np.repeat(np.arange(rows.size * n_vol), n_horizon)
     price = american_price_many_spots(call, spots, strike, t, rate, carry, iv, expiry_group=same_row_and_vol)
+    price = price.reshape(*grid, n_spot)
+    today = (p.is_call[rows], p.spot[rows][:, None], p.strike[rows], p.t_years[rows], p.rate[rows], carry0, p.iv[rows])
+    base = _base_prices(price, axes.zero, lambda: american_price_many_spots(*today)[:, 0])
     size = (p.quantity * p.multiplier)[rows, None, None, None]
-    pnl = (price.reshape(*grid, n_spot) - base[:, None, None, None]) * size
+    pnl = (price - base[:, None, None, None]) * size
     return pnl.transpose(2, 3, 1, 0)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import risk_engine.scenarios as scenarios_module
 from dashboard.book import demo_inputs
 from risk_engine.aggregation import position_greeks
 from risk_engine.arrays import to_arrays
@@ -49,6 +50,16 @@ def test_zero_shock_is_zero_pnl_on_every_position() -> None:
     for p in (_mixed_book(), _demo_arrays()):
         pnl = revalue_paths(p, spot_shocks=[0.0], vol_shocks=[0.0], horizons_days=[0.0], per_position=True)
         assert np.array_equal(pnl, np.zeros((1, p.size)))
+
+
+def test_grid_zero_cell_is_exactly_zero_and_prices_the_same_base_as_a_grid_without_it() -> None:
+    for p in (_mixed_book(), _demo_arrays()):
+        kwargs: dict[str, Any] = {"vol_shocks": [-0.2, 0.0, 0.4], "horizons_days": [0.0, 7.0], "per_position": True}
+        with_zero = revalue(p, spot_shocks=[-0.05, 0.0, 0.05], **kwargs)
+        assert np.array_equal(with_zero[0, 1, 1], np.zeros(p.size))
+        # Without a cell free of every move, today's prices come from a call of their own.
+        without_zero = revalue(p, spot_shocks=[-0.05, 0.05], **kwargs)
+        np.testing.assert_allclose(without_zero, with_zero[:, [0, 2]], rtol=1e-12, atol=1e-8)
 
 
 def test_current_value_equals_the_reports_position_values() -> None:
@@ -141,8 +152,17 @@ def test_per_position_pnl_sums_to_the_book_total() -> None:
     np.testing.assert_allclose(per_position.sum(axis=-1), total, rtol=1e-12, atol=1e-8)
 
 
-def test_grid_cells_do_not_depend_on_chunking() -> None:
-    # 600 option rows: a chunk of 1 << 17 elements holds 218 scenarios, so the 1,353-cell grid takes 7 chunks.
+def test_grid_cells_do_not_depend_on_chunking(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 600 option rows: a chunk of 1 << 17 elements holds 96 rows of the 1,353-cell grid, so the grid takes 7 chunks.
+    monkeypatch.setattr(scenarios_module, "_GRID_CHUNK_ELEMENTS", 1 << 17)
+    chunks: list[int] = []
+    priced = scenarios_module._european_grid_pnl
+
+    def counting(p: Any, rows: Any, axes: Any) -> Any:
+        chunks.append(rows.size)
+        return priced(p, rows, axes)
+
+    monkeypatch.setattr(scenarios_module, "_european_grid_pnl", counting)
     rng = np.random.default_rng(7)
     rows = [
         {"strike": float(k), "t_years": float(t), "is_call": bool(c), "quantity": float(q)}
@@ -157,6 +177,7 @@ def test_grid_cells_do_not_depend_on_chunking() -> None:
     p = book(*rows)
     spot, vol, horizon = np.linspace(-0.2, 0.2, 41), np.linspace(-0.5, 1.0, 11), np.array([0.0, 1.0, 7.0])
     grid = revalue(p, spot_shocks=spot, vol_shocks=vol, horizons_days=horizon)
+    assert chunks == [96] * 6 + [24]
     for h, s, v in [(0, 39, 7), (0, 19, 9), (0, 19, 10), (1, 0, 0), (2, 40, 10), (1, 20, 5)]:
         one = revalue_paths(p, spot_shocks=[spot[s]], vol_shocks=[vol[v]], horizons_days=[horizon[h]])
         assert grid[h, s, v] == pytest.approx(one[0], rel=1e-12, abs=1e-8)
