@@ -20,14 +20,15 @@ P(K, S, q, r), after the exact rescaling (r, q, sigma, T, K) -> (r T, q T, sigma
    differences are smooth) and difference the premium only; the European part of each is analytic. A `greeks=`
    subset runs only the scenarios it needs: vega alone is a forward difference, vomma or vanna need a central one.
 
-Scenario sets: `american_price_many_spots` solves one boundary per option for all its spots, in thread blocks of
-whole options with the spot-free screens done once per option, and given expiry groups (one contract at several
-horizons) cuts the shorter expiries' boundaries from the longest one's; `american_price_paths` shares boundaries
-interpolated in vol across scenarios (see risk_engine.american_scenarios). Both integrate the premium on the 20-node
-price rule (risk_engine.american_boundary: within 4.7e-6 K of the converged integral on random options up to 120 %
-vol and 3 years, 2.5e-7 K on the golden rows' scenarios, where the Greeks' 32-node rule is within 1.1e-6 K and
-4.1e-8 K), so they agree with `american_price` to a few 1e-6 K; the stress grid's American part went from ~250 ms
-to ~180 ms wall (2 cores; bench/bench_scenarios.py --american).
+Scenario sets: `american_price_many_spots` solves one boundary per option for all its spots, and given expiry groups
+(one contract at several horizons) cuts the shorter expiries' boundaries from the longest one's, in three passes:
+thread blocks screen the (option, spot) elements (the spot-free screens done once per option), every boundary the
+screens ask for is solved in one place on two threads, thread blocks integrate the premium. `american_price_paths`
+shares boundaries interpolated in vol across scenarios (see risk_engine.american_scenarios). Both integrate the
+premium on the 20-node price rule (risk_engine.american_boundary: within 4.7e-6 K of the converged integral on random
+options up to 120 % vol and 3 years, 2.5e-7 K on the golden rows' scenarios, where the Greeks' 32-node rule is within
+1.1e-6 K and 4.1e-8 K), so they agree with `american_price` to a few 1e-6 K; the stress grid's American part
+(38,379 options x 41 spots) takes 150-190 ms wall on 2 cores (bench/bench_scenarios.py --american).
 
 Rows that cannot need the machinery skip it: calls with q <= 0 and puts with r <= 0 are European exactly; puts
 far above X K (calls far below S / X) are European to the rounding of K (see `_negligible_premium`); puts below the
@@ -581,9 +582,8 @@ def american_price_many_spots(
             and vol are one contract at several horizons: each whose expiry is at least half the group's longest
             takes the longest one's exercise boundary cut to its own expiry (the boundary depends on the time left,
             not on the expiry; `american_boundary.restricted_boundary`) instead of a solve of its own, so it
-            inherits that solve's error instead of its own (see _MIN_SHARED_RATIO). Only neighbours share: the
-            options are split into thread blocks in order. The longest option of a group is priced as without
-            groups.
+            inherits that solve's error instead of its own (see _MIN_SHARED_RATIO). The longest option of a
+            group is priced as without groups.
 
     Example:
         The golden textbook put G01998 (QuantLib QdFp: 6.352863) among two more spots:

@@ -14,7 +14,7 @@ import pytest
 import risk_engine.american_premium as american_premium
 from dashboard.book import demo_inputs
 from risk_engine.american import american_price, american_price_many_spots
-from risk_engine.american_boundary import SCHEMES, make_grid, premium_rule
+from risk_engine.american_boundary import SCHEMES, make_grid, premium_rule, product_in_chunks
 from risk_engine.arrays import to_arrays
 from risk_engine.scenarios import VolRule, revalue, revalue_paths
 from tests.conftest import golden_rows
@@ -197,3 +197,22 @@ def test_premium_rules_integrate_the_boundary_layer_near_expiry(rule: tuple[int,
     assert w.sum() == pytest.approx(1.0, abs=1e-14)
     assert (w / np.sqrt(s)).sum() == pytest.approx(2.0, abs=1e-13)  # int_0^1 s^(-1/2) ds
     assert (w * (1.0 - s) ** 0.25).sum() == pytest.approx(0.8, abs=5e-9)
+
+
+def test_prices_do_not_depend_on_whether_the_boundaries_are_solved_in_halves(monkeypatch: pytest.MonkeyPatch) -> None:
+    call, spots, k, t, r, q, v = _random_options(4, 600)
+    # Triples of one contract at three expiries: the shorter two take the longest one's boundary, cut.
+    first = np.arange(600) // 3 * 3
+    call, k, r, q, v = (a[first] for a in (call, k, r, q, v))
+    spots = k[:, None] * spots / spots[:, :1]
+    one_thread, halves = [], []
+    for at_least, out in ((10**9, one_thread), (1, halves)):
+        monkeypatch.setattr(american_premium, "_MIN_PARALLEL_SOLVES", at_least)
+        out.append(american_price_many_spots(call, spots, k, t, r, r - q, v, expiry_group=first))
+    np.testing.assert_allclose(halves[0], one_thread[0], rtol=0.0, atol=1e-13 * float(k.max()))
+
+
+def test_product_in_chunks_equals_the_whole_product() -> None:
+    rng = np.random.default_rng(11)
+    a, b = rng.standard_normal((5_001, 7)), rng.standard_normal((7, 20))  # 1,638 rows per chunk: four chunks
+    np.testing.assert_allclose(product_in_chunks(a, b), a @ b, rtol=1e-14, atol=1e-14)
