@@ -460,13 +460,13 @@ class _OptionScreens:
     """What `american_price_many_spots` needs of each option apart from its spots, shapes (options,)."""
 
     may_exercise: BoolArray  # early exercise can pay as far as rates, expiry and vol go
-    rate: FloatArray  # put-frame rate and dividend yield, per year
+    rate: FloatArray  # put-frame rate, dividend yield and vol, per year
     div: FloatArray
+    vol: FloatArray
     r: FloatArray  # rescaled r T, q T, sigma sqrt T (used only where may_exercise)
     q: FloatArray
     v: FloatArray
     ln_perpetual: FloatArray  # `_perpetual_ln_boundary`
-    vol: FloatArray
 
 
 def _option_screens(
@@ -477,7 +477,7 @@ def _option_screens(
     root_t = np.sqrt(np.where(may_exercise, t, 0.0))
     with np.errstate(invalid="ignore"):  # non-finite inputs of options that may not exercise
         r, q, v = put_rate * t, put_div * t, vol * root_t
-    return _OptionScreens(may_exercise, put_rate, put_div, r, q, v, _perpetual_ln_boundary(r, q, v), vol)
+    return _OptionScreens(may_exercise, put_rate, put_div, vol, r, q, v, _perpetual_ln_boundary(r, q, v))
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,8 @@ _MIN_RATE_STEP = 1e-9
 # not evaluated (table_premium); well under the price rule's own error.
 _SATURATED = 7.0
 _START_STEP = 4
-# Below this many boundaries per thread a parallel solve runs on one thread (thread start-up outweighs the gain).
+# Below this many boundaries per thread a parallel solve or tabulation runs on one thread (thread start-up outweighs
+# the gain).
 _MIN_PARALLEL_SOLVES = 256
 _EUROPEAN_PARTS: tuple[GreekName, ...] = ("price", "delta", "gamma")  # what the premium adds to
 
