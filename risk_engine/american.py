@@ -516,8 +516,9 @@ def _screen_spots(
         price[options] = block
     sp, kp = put_spot[elements], put_strike[elements]
     rows = _EarlyRows(option, sp, kp, screens.r[option], screens.q[option], screens.v[option], at_once)
-    live = _exercise_screen(sp / kp, rows.v, at_once)[1]
-    return _ScreenedSpots(option * m + elements % m, rows, np.unique(option[live]))
+    live = option[_exercise_screen(sp / kp, rows.v, at_once)[1]]
+    distinct = np.append(live[:1], live[1:][live[1:] != live[:-1]])  # `option` is sorted: np.unique without a sort
+    return _ScreenedSpots(option * m + elements % m, rows, distinct)
 
 
 def _shared_boundaries(

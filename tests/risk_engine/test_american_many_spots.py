@@ -50,8 +50,9 @@ def _assert_equals_american_price(call: Any, spots: Any, k: Any, t: Any, r: Any,
     assert many.shape == spots.shape
     np.testing.assert_array_equal(np.isnan(many), np.isnan(one))
     ok = np.isfinite(one)
-    # rtol 1e-12, or 1e-12 of the strike for prices near 0 (the skipped premium nodes add below 5e-13 K).
-    assert np.all(np.abs(many - one)[ok] <= (1e-12 * np.maximum(np.abs(one), k[:, None]))[ok])
+    # rtol 1e-14, or 1e-14 of the strike for prices near 0: the table path's normal CDFs are tabulated (within
+    # 4e-16 of scipy's, risk_engine.normal_cdf), `american_price`'s are scipy's; measured 7.6e-16.
+    assert np.all(np.abs(many - one)[ok] <= (1e-14 * np.maximum(np.abs(one), k[:, None]))[ok])
 
 
 def _random_options(seed: int, n: int) -> tuple[Any, ...]:
