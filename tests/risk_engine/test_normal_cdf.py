@@ -10,7 +10,7 @@ from scipy.special import ndtr
 from risk_engine.normal_cdf import tabulated_normal_cdf
 
 _ABSOLUTE = 4e-16
-_RELATIVE_LOWER_HALF = 3e-14  # below 0, where N is small and its relative error is what a weighted sum sees
+_RELATIVE_LOWER_HALF = 1e-13  # below 0, where N is small and its relative error is what a weighted sum sees
 
 
 def _assert_close(x: np.ndarray, reference: np.ndarray, relative: float = _RELATIVE_LOWER_HALF) -> None:
