@@ -34,7 +34,7 @@ from risk_engine.american_boundary import (
     scheme_index,
 )
 from risk_engine.greeks import BoolArray, FloatArray, GreekName, european_greeks, run_in_blocks
-from risk_engine.normal_cdf import tabulated_normal_cdf
+from risk_engine.normal_cdf import STEPS_PER_UNIT, TABLE_ORIGIN, normal_cdf_at_coordinate
 
 __all__ = [
     "Boundaries",
@@ -327,14 +327,16 @@ def sensitivities_by_scheme(
 class PremiumTable:
     """Per solved boundary, the premium quadrature's spot-free parts, shapes (G, L) over the premium nodes s_j.
 
-    At spot ratio x, d+(s_j) = ln x * slope_j + offset_j and d-(s_j) = d+(s_j) - vz_j, and the premium is
-    sum_j rate_w_j N(-d-(s_j)) - x sum_j div_w_j N(-d+(s_j)): two normal CDFs per node are all that depend on x.
+    At spot ratio x, d+(s_j) = ln x / (v z_j) - ln B(1 - s_j) / (v z_j) + (r - q + v^2 / 2) z_j / v and d-(s_j) =
+    d+(s_j) - v z_j, and the premium is sum_j rate_w_j N(-d-(s_j)) - x sum_j div_w_j N(-d+(s_j)): two normal CDFs
+    per node are all that depend on x. Their arguments are kept in `risk_engine.normal_cdf`'s table coordinate
+    (c(a) = a S + O): c(-d+) = ln x * slope_j + offset_j, c(-d-) = c(-d+) + vz_j.
     """
 
     ln_b: FloatArray  # (G,) ln B(T): at or below it the put is exercised
-    slope: FloatArray  # 1 / (v z_j)
-    offset: FloatArray  # -ln B(1 - s_j) / (v z_j) + (r - q + v^2 / 2) z_j / v
-    vz: FloatArray  # v z_j
+    slope: FloatArray  # -S / (v z_j)
+    offset: FloatArray  # O - S d+(s_j) at x = 1
+    vz: FloatArray  # S v z_j
     rate_w: FloatArray  # r e^{-r s_j} w_j
     div_w: FloatArray  # q e^{-q s_j} w_j
 
@@ -367,13 +369,13 @@ def premium_table(
     slope = inv_v / grid.zp
     depth -= ln_lim
     depth *= slope
-    depth += (r - q + 0.5 * v * v) * inv_v * grid.zp
+    depth += (r - q + 0.5 * v * v) * inv_v * grid.zp  # d+ at x = 1
     rate_w, div_w = premium_weights(r, q, grid) if weights is None else weights
     return PremiumTable(
         ln_b=y[:, -1],
-        slope=slope,
-        offset=depth,
-        vz=v * grid.zp,
+        slope=slope * -float(STEPS_PER_UNIT),
+        offset=TABLE_ORIGIN - float(STEPS_PER_UNIT) * depth,
+        vz=v * grid.zp * float(STEPS_PER_UNIT),
         rate_w=rate_w,
         div_w=div_w,
     )
@@ -411,25 +413,27 @@ def table_values(
 def table_premium(ln_x: FloatArray, table: PremiumTable, b: npt.NDArray[np.intp]) -> FloatArray:
     """The premium quadrature at ln x on boundary b[i] of `table` (no floor, any x); shapes (E,).
 
-    Both CDFs come from `tabulated_normal_cdf`, every node of every element in one call per term, so that the
-    threads of `american_price_many_spots` spend their time in large numpy calls. Where q = 0 (a put without
-    dividends: a quarter of the stress grid's premium nodes) the dividend term is zero and is not evaluated.
+    Both CDFs come from the Taylor table of `risk_engine.normal_cdf`, every node of every element in one call per
+    term, so that the threads of `american_price_many_spots` spend their time in large numpy calls. Where q = 0 (a
+    put without dividends: a quarter of the stress grid's premium nodes) the dividend term is zero and is not
+    evaluated.
 
     Args:
         ln_x: ln of spot over strike, shape (E,).
         table: The boundaries.
         b: Row of `table` of each element.
     """
-    d = np.take(table.slope, b, axis=0)
-    d *= ln_x[:, None]
-    d += np.take(table.offset, b, axis=0)
-    arg = np.take(table.vz, b, axis=0)
-    arg -= d
-    premium: FloatArray = np.einsum("ij,ij->i", tabulated_normal_cdf(arg), np.take(table.rate_w, b, axis=0))
+    minus_d_plus = np.take(table.slope, b, axis=0)  # in the table coordinate, as all arguments here
+    minus_d_plus *= ln_x[:, None]
+    minus_d_plus += np.take(table.offset, b, axis=0)
+    minus_d_minus = np.take(table.vz, b, axis=0)
+    minus_d_minus += minus_d_plus
+    rate_cdf = normal_cdf_at_coordinate(minus_d_minus)
+    premium: FloatArray = np.einsum("ij,ij->i", rate_cdf, np.take(table.rate_w, b, axis=0))
     rows = np.flatnonzero(np.take(table.div_w[:, 0] != 0.0, b))
     if rows.size:
-        minus_d = np.negative(d, out=d) if rows.size == b.size else np.negative(d[rows])
-        div_terms = np.einsum("ij,ij->i", tabulated_normal_cdf(minus_d), np.take(table.div_w, b[rows], axis=0))
+        div_cdf = normal_cdf_at_coordinate(minus_d_plus if rows.size == b.size else minus_d_plus[rows])
+        div_terms = np.einsum("ij,ij->i", div_cdf, np.take(table.div_w, b[rows], axis=0))
         premium[rows] -= np.exp(ln_x[rows]) * div_terms
     return premium
 
