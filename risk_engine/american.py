@@ -28,8 +28,8 @@ shares boundaries interpolated in vol across scenarios (see risk_engine.american
 premium on the 20-node price rule (risk_engine.american_boundary: within 4.7e-6 K of the converged integral on random
 options up to 120 % vol and 3 years, 2.5e-7 K on the golden rows' scenarios, where the Greeks' 32-node rule is within
 1.1e-6 K and 4.1e-8 K), so they agree with `american_price` to a few 1e-6 K; the stress grid's American part
-(38,379 options x 41 spots) takes 150-200 ms wall on 2 cores, by the machine's minute (bench/bench_scenarios.py
---american).
+(38,379 options x 41 spots) takes 140-165 ms wall on 2 cores, by the machine's minute (bench/bench_scenarios.py
+--american); its premium's normal CDFs come from a Taylor table (risk_engine.normal_cdf, within 4e-16 of scipy's).
 
 Rows that cannot need the machinery skip it: calls with q <= 0 and puts with r <= 0 are European exactly; puts
 far above X K (calls far below S / X) are European to the rounding of K (see `_negligible_premium`); puts below the
