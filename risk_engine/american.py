@@ -484,11 +484,21 @@ def _option_screens(
 @dataclass(frozen=True)
 class _ScreenedSpots:
     """A block's elements (option, spot) where early exercise can pay: their places in the flattened price array,
-    their `_EarlyRows` (keyed by option), and the options of which at least one element needs the boundary."""
+    their option, put-frame spot and strike and `_EarlyRows.at_once`, and the options of which at least one element
+    needs the boundary. Kept from the screening pass to the premium pass for every block, so the per-option r T,
+    q T and sigma sqrt T are not: `early_rows` gathers them when the block's turn comes."""
 
     index: npt.NDArray[np.intp]
-    rows: _EarlyRows
+    option: npt.NDArray[np.intp]
+    spot: FloatArray
+    strike: FloatArray
+    at_once: BoolArray
     needing_boundary: npt.NDArray[np.intp]
+
+    def early_rows(self, screens: _OptionScreens) -> _EarlyRows:
+        """These elements as `_EarlyRows` keyed by option."""
+        o = self.option
+        return _EarlyRows(o, self.spot, self.strike, screens.r[o], screens.q[o], screens.v[o], self.at_once)
 
 
 def _screen_spots(
@@ -515,10 +525,9 @@ def _screen_spots(
         _settle_floored(floored.ravel(), put_strike, put_spot, block.reshape(-1))
         price[options] = block
     sp, kp = put_spot[elements], put_strike[elements]
-    rows = _EarlyRows(option, sp, kp, screens.r[option], screens.q[option], screens.v[option], at_once)
-    live = option[_exercise_screen(sp / kp, rows.v, at_once)[1]]
+    live = option[_exercise_screen(sp / kp, screens.v[option], at_once)[1]]
     distinct = np.append(live[:1], live[1:][live[1:] != live[:-1]])  # `option` is sorted: np.unique without a sort
-    return _ScreenedSpots(option * m + elements % m, rows, distinct)
+    return _ScreenedSpots(option * m + elements % m, option, sp, kp, at_once, distinct)
 
 
 def _shared_boundaries(
@@ -628,7 +637,7 @@ def american_price_many_spots(
 
     def settle(part: slice) -> None:
         s = screened[part.start]
-        flat[s.index] = _early_prices(s.rows, flat[s.index], values)
+        flat[s.index] = _early_prices(s.early_rows(screens), flat[s.index], values)
 
     run_in_blocks(settle, n, block=block)
     return price
