@@ -330,7 +330,7 @@ class PremiumTable:
     At spot ratio x, d+(s_j) = ln x / (v z_j) - ln B(1 - s_j) / (v z_j) + (r - q + v^2 / 2) z_j / v and d-(s_j) =
     d+(s_j) - v z_j, and the premium is sum_j rate_w_j N(-d-(s_j)) - x sum_j div_w_j N(-d+(s_j)): two normal CDFs
     per node are all that depend on x. Their arguments are kept in `risk_engine.normal_cdf`'s table coordinate
-    (c(a) = a S + O): c(-d+) = ln x * slope_j + offset_j, c(-d-) = c(-d+) + vz_j.
+    c(a) = a S + O (S = STEPS_PER_UNIT, O = TABLE_ORIGIN): c(-d+) = ln x * slope_j + offset_j, c(-d-) = c(-d+) + vz_j.
     """
 
     ln_b: FloatArray  # (G,) ln B(T): at or below it the put is exercised
